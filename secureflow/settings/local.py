@@ -1,0 +1,21 @@
+"""Local / demo settings: the README's run command uses these."""
+
+from django.core.management.utils import get_random_secret_key
+
+from .base import *  # noqa: F403
+from .base import VAR_DIR, env
+
+DEBUG = env.bool("DJANGO_DEBUG", default=True)
+
+
+def _local_secret_key() -> str:
+    """A per-checkout secret kept under var/, never in the source."""
+    key_file = VAR_DIR / "secret_key"
+    if not key_file.exists():
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(get_random_secret_key())
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="") or _local_secret_key()

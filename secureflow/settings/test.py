@@ -1,0 +1,11 @@
+"""Test settings: DATABASE_URL / REDIS_URL point at PostgreSQL and Redis in CI."""
+
+from django.core.management.utils import get_random_secret_key
+
+from .base import *  # noqa: F403
+from .base import env
+
+DEBUG = False
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="") or get_random_secret_key()
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

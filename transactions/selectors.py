@@ -1,0 +1,18 @@
+"""Reads for the transactions app."""
+
+from django.db.models import QuerySet
+
+from transactions.models import Account, Customer, Transaction
+
+
+def bank_totals() -> dict[str, int]:
+    return {
+        "customers": Customer.objects.count(),
+        "accounts": Account.objects.count(),
+        "transactions": Transaction.objects.count(),
+    }
+
+
+def account_history(*, account_id: int) -> QuerySet[Transaction]:
+    """An account's transactions, oldest first (the order features are computed in)."""
+    return Transaction.objects.filter(account_id=account_id).order_by("occurred_at", "id")
