@@ -34,7 +34,7 @@ def check_broker() -> dict[str, Any]:
         with app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
             if transport == "filesystem":
-                conn.default_channel  # opening the channel checks the folders
+                conn.channel().close()  # opening a channel checks the broker folders
     except Exception as exc:
         return {"ok": False, "transport": transport, "error": f"{type(exc).__name__}: {exc}"}
     return {
