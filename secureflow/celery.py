@@ -15,6 +15,6 @@ app.autodiscover_tasks()
 def _ensure_filesystem_broker_dirs(sender: Celery, **kwargs: object) -> None:
     """The embedded filesystem broker needs its folders before the first message."""
     options = sender.conf.broker_transport_options or {}
-    for key in ("data_folder_in", "data_folder_out", "processed_folder"):
+    for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
         if options.get(key):
             os.makedirs(options[key], exist_ok=True)

@@ -5,6 +5,7 @@ from typing import Any
 
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -44,13 +45,35 @@ def check_broker() -> dict[str, Any]:
     }
 
 
+def last_worker_heartbeat() -> dict[str, Any]:
+    from secureflow.core.models import WorkerHeartbeat
+
+    try:
+        beat = WorkerHeartbeat.objects.order_by("-seen_at").first()
+    except Exception as exc:
+        return {"seen": False, "error": f"{type(exc).__name__}: {exc}"}
+    if beat is None:
+        return {"seen": False}
+    return {
+        "seen": True,
+        "hostname": beat.hostname,
+        "age_seconds": round((timezone.now() - beat.seen_at).total_seconds(), 1),
+    }
+
+
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
     database = check_database()
     broker = check_broker()
     ok = database["ok"] and broker["ok"]
+    worker = last_worker_heartbeat() if database["ok"] else {"seen": False}
     return JsonResponse(
-        {"status": "ok" if ok else "unavailable", "database": database, "broker": broker},
+        {
+            "status": "ok" if ok else "unavailable",
+            "database": database,
+            "broker": broker,
+            "worker": worker,
+        },
         status=200 if ok else 503,
     )

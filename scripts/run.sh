@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# One command: set up, load demo data, train models, and run SecureFlow (web + Celery worker).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+py=.venv/bin/python
+export DJANGO_SETTINGS_MODULE="${DJANGO_SETTINGS_MODULE:-secureflow.settings.local}"
+host="${SECUREFLOW_HOST:-127.0.0.1}"
+port="${SECUREFLOW_PORT:-8000}"
+
+echo "==> Migrating the database"
+$py manage.py migrate --noinput >/dev/null
+$py manage.py collectstatic --noinput >/dev/null
+
+if [ "$($py manage.py shell -c 'from transactions.models import Transaction; print(Transaction.objects.exists())')" = "False" ]; then
+  echo "==> Generating demo bank data"
+  $py manage.py generate_demo_data \
+    --customers "${SECUREFLOW_DEMO_CUSTOMERS:-1000}" --days "${SECUREFLOW_DEMO_DAYS:-120}" --seed 42
+fi
+
+if $py manage.py help train_models >/dev/null 2>&1; then
+  if [ "$($py manage.py shell -c 'from detection.models import ModelVersion; print(ModelVersion.objects.filter(is_active=True).exists())')" = "False" ]; then
+    echo "==> Training detection models"
+    $py manage.py train_models
+  fi
+fi
+
+logins=$($py manage.py ensure_demo_users)
+
+mkdir -p var/log
+echo "==> Starting the Celery worker (log: var/log/worker.log)"
+.venv/bin/celery -A secureflow worker --beat --schedule var/celerybeat-schedule \
+  --loglevel INFO --concurrency 2 >var/log/worker.log 2>&1 &
+worker_pid=$!
+trap 'kill $worker_pid 2>/dev/null || true; wait $worker_pid 2>/dev/null || true' EXIT INT TERM
+
+cat <<MSG
+
+  SecureFlow is running at http://$host:$port/
+  Admin:   http://$host:$port/admin/      API docs: http://$host:$port/api/docs/
+  Health:  http://$host:$port/healthz
+$(echo "$logins" | sed 's/^/  /')
+
+  Stop with Ctrl-C.
+MSG
+
+.venv/bin/gunicorn secureflow.wsgi:application --bind "$host:$port" --workers 2 --threads 4 \
+  --access-logfile var/log/access.log --error-logfile - --log-level warning

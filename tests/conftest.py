@@ -1,0 +1,200 @@
+"""Fixtures shared by the whole suite: users in roles, API clients, real services."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+
+from secureflow.core import roles
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def require(available: bool, reason: str) -> None:
+    """Skip when a real service is missing, or fail when the run requires services (CI)."""
+    if available:
+        return
+    if os.environ.get("SECUREFLOW_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"required service missing: {reason}")
+    pytest.skip(reason)
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def make_user(db, django_user_model):
+    def _make(username: str = "ivy", role: str | None = roles.INVESTIGATOR, **extra):
+        from django.contrib.auth.models import Group
+
+        roles.ensure_role_groups()
+        user = django_user_model.objects.create_user(
+            username=username, password="pw-" + username + "-123!", **extra
+        )
+        if role:
+            user.groups.add(Group.objects.get(name=role))
+        return user
+
+    return _make
+
+
+@pytest.fixture
+def investigator(make_user):
+    return make_user("ivy", roles.INVESTIGATOR)
+
+
+@pytest.fixture
+def admin_user_sf(make_user):
+    return make_user("ada", roles.ADMIN, is_staff=True)
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def investigator_api(investigator) -> APIClient:
+    from rest_framework.authtoken.models import Token
+
+    client = APIClient()
+    token, _ = Token.objects.get_or_create(user=investigator)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def postgres_required(db) -> None:
+    from django.db import connection
+
+    require(connection.vendor == "postgresql", "DATABASE_URL does not point at PostgreSQL")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    url = os.environ.get("REDIS_URL", "")
+    parsed = urlparse(url) if url else None
+    require(
+        bool(parsed) and port_open(parsed.hostname or "127.0.0.1", parsed.port or 6379),
+        "REDIS_URL is not set or Redis is not reachable",
+    )
+    return url
+
+
+def database_url_for_subprocess() -> str:
+    """The URL of the database the tests are using right now (the test database)."""
+    from django.db import connection
+
+    params = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{params['NAME']}"
+    user = params.get("USER") or ""
+    password = f":{params['PASSWORD']}" if params.get("PASSWORD") else ""
+    auth = f"{user}{password}@" if user else ""
+    host = params.get("HOST") or "127.0.0.1"
+    port = params.get("PORT") or 5432
+    return f"postgres://{auth}{host}:{port}/{params['NAME']}"
+
+
+class WorkerProcess:
+    def __init__(self, broker_url: str, var_dir: Path, extra_env: dict[str, str] | None = None):
+        self.broker_url = broker_url
+        self.var_dir = var_dir
+        self.extra_env = extra_env or {}
+        self.log_path = var_dir / "worker.log"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> "WorkerProcess":
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "secureflow.settings.test",
+            "DATABASE_URL": database_url_for_subprocess(),
+            "CELERY_BROKER_URL": self.broker_url,
+            "SECUREFLOW_VAR_DIR": str(self.var_dir),
+            "DJANGO_SECRET_KEY": settings.SECRET_KEY,
+            **self.extra_env,
+        }
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "secureflow",
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--concurrency",
+                "1",
+                "--without-gossip",
+                "--without-mingle",
+                "-n",
+                f"test-{os.getpid()}@%h",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        return self
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def wait_for(
+    predicate, *, timeout: float = 60.0, interval: float = 0.2, worker: WorkerProcess | None = None
+):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        if worker and worker.proc and worker.proc.poll() is not None:
+            raise AssertionError(f"worker exited early:\n{worker.log()[-4000:]}")
+        time.sleep(interval)
+    raise AssertionError(
+        "condition not met in time" + (f"; worker log:\n{worker.log()[-4000:]}" if worker else "")
+    )
+
+
+@pytest.fixture
+def celery_worker_factory(tmp_path) -> Iterator:
+    workers: list[WorkerProcess] = []
+
+    def _start(broker_url: str, **extra_env: str) -> WorkerProcess:
+        worker = WorkerProcess(broker_url, tmp_path / f"worker{len(workers)}", extra_env).start()
+        workers.append(worker)
+        return worker
+
+    yield _start
+    for worker in workers:
+        worker.stop()

@@ -1,0 +1,95 @@
+import json
+
+import pytest
+from django.urls import reverse
+
+from secureflow.core import roles
+from secureflow.core.services import demo_user_ensure
+
+
+@pytest.mark.django_db
+def test_healthz_reports_database_and_broker_ok(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["database"]["ok"] is True
+    assert body["broker"]["ok"] is True
+
+
+@pytest.mark.django_db
+def test_healthz_is_503_when_broker_unreachable(client, settings):
+    from secureflow.celery import app
+
+    previous = app.conf.broker_url
+    # Nothing listens on port 1 of loopback.
+    app.conf.broker_url = "redis://127.0.0.1:1/0"
+    try:
+        response = client.get("/healthz")
+    finally:
+        app.conf.broker_url = previous
+    assert response.status_code == 503
+    body = json.loads(response.content)
+    assert body["status"] == "unavailable"
+    assert body["broker"]["ok"] is False
+    assert body["database"]["ok"] is True
+
+
+@pytest.mark.django_db
+def test_login_page_and_investigator_login(client, investigator):
+    page = client.get(reverse("login"))
+    assert page.status_code == 200
+    assert b'name="csrfmiddlewaretoken"' in page.content
+    response = client.post(
+        reverse("login"), {"username": "ivy", "password": "pw-ivy-123!"}, follow=True
+    )
+    assert response.status_code == 200
+    assert response.context["user"].username == "ivy"
+    assert b"Investigator" in response.content
+
+
+@pytest.mark.django_db
+def test_pages_require_login(client):
+    response = client.get(reverse("home"))
+    assert response.status_code == 302
+    assert reverse("login") in response["Location"]
+
+
+@pytest.mark.django_db
+def test_csrf_is_enforced_on_login(investigator):
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    response = strict.post(reverse("login"), {"username": "ivy", "password": "pw-ivy-123!"})
+    assert response.status_code == 403
+
+
+@pytest.mark.django_db
+def test_demo_users_get_generated_password_once_and_roles():
+    first = demo_user_ensure(username="demo-inv", role=roles.INVESTIGATOR)
+    assert first.password and len(first.password) >= 12
+    again = demo_user_ensure(username="demo-inv", role=roles.INVESTIGATOR)
+    assert again.password is None
+    assert again.api_token == first.api_token
+    from django.contrib.auth import authenticate
+
+    user = authenticate(username="demo-inv", password=first.password)
+    assert user is not None
+    assert roles.is_investigator(user)
+    assert not roles.is_admin(user)
+
+
+@pytest.mark.django_db
+def test_demo_admin_password_from_environment_value():
+    login = demo_user_ensure(username="demo-admin", role=roles.ADMIN, password="from-env-Secret-9")
+    assert login.password == "from-env-Secret-9"
+    from django.contrib.auth import authenticate
+
+    user = authenticate(username="demo-admin", password="from-env-Secret-9")
+    assert user.is_staff and roles.is_admin(user)
+
+
+@pytest.mark.django_db
+def test_api_requires_authentication(api_client):
+    response = api_client.get("/api/v1/")
+    assert response.status_code in (401, 403)
