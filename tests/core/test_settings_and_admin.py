@@ -1,0 +1,79 @@
+import os
+import secrets
+import subprocess
+import sys
+
+import pytest
+from django.contrib import admin
+
+from tests.conftest import ROOT
+
+
+def test_production_settings_pass_check_deploy():
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "secureflow.settings.production",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "DJANGO_ALLOWED_HOSTS": "fraud.example-bank.ae",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_settings_refuse_to_start_without_secret_key():
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SECRET_KEY"}
+    env.update(
+        DJANGO_SETTINGS_MODULE="secureflow.settings.production",
+        DJANGO_ALLOWED_HOSTS="fraud.example-bank.ae",
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY" in result.stderr
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/transactions/customer/",
+        "/admin/transactions/account/",
+        "/admin/transactions/counterparty/",
+        "/admin/transactions/transaction/",
+        "/admin/cases/feedbacklabel/",
+    ],
+)
+def test_admin_lists_render_for_admin(client, admin_user_sf, url):
+    client.force_login(admin_user_sf)
+    admin_user_sf.is_superuser = True
+    admin_user_sf.save()
+    response = client.get(url)
+    assert response.status_code == 200
+
+
+@pytest.mark.django_db
+def test_investigator_cannot_open_admin(client, investigator):
+    client.force_login(investigator)
+    response = client.get("/admin/transactions/transaction/")
+    assert response.status_code == 302  # sent to the admin login: not staff
+
+
+def test_every_model_of_the_transactions_app_is_in_admin():
+    from django.apps import apps
+
+    for model in apps.get_app_config("transactions").get_models():
+        assert admin.site.is_registered(model), model
