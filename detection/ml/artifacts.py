@@ -115,7 +115,6 @@ def write_artifact(model: ServedModel, out_dir: Path | str) -> Path:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    model.manifest = manifest
     return final
 
 

@@ -15,7 +15,9 @@ operations per level whatever the number of trees or rows:
   whose missing values go right reads the negated feature from ``[x, -x]`` and compares
   with ``-nextafter(threshold, +inf)``: ``-x > -nextafter(t)`` is ``x <= t`` for every
   non-missing ``x`` and is false for NaN, so with the children swapped NaN goes right
-  and the comparison needs no separate missing-value branch.
+  and the comparison needs no separate missing-value branch.  The negated copy caps
+  +inf at the largest finite float, so that a threshold of +inf (gradient boosting's
+  "split on missing values only") still sends +inf left, as ``inf <= inf`` does.
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ FOREST_ARRAY_NAMES = (
     "count",
     "n_nodes",
 )
+
+_FLOAT32_MAX = np.float32(np.finfo(np.float32).max)
+_FLOAT64_MAX = np.finfo(np.float64).max
 
 # Rows walked together in one batch: bounds the (rows x trees) temporaries to a few MB.
 _BATCH_ROWS = 4096
@@ -186,9 +191,14 @@ class CompiledForest:
         self._root_threshold = self._threshold[self._roots]
 
     def _extend(self, X: np.ndarray) -> np.ndarray:
+        """``[x, -min(x, largest finite)]`` along the last axis (see the module notes)."""
         if self.float32_inputs:
-            X = X.astype(np.float32)
-        return np.concatenate((X, -X), axis=-1)
+            with np.errstate(over="ignore"):  # huge values become inf, as in scikit-learn
+                X = X.astype(np.float32)
+            cap = _FLOAT32_MAX
+        else:
+            cap = _FLOAT64_MAX
+        return np.concatenate((X, -np.minimum(X, cap)), axis=-1)
 
     def sum_one(self, x: np.ndarray) -> float:
         """Sum over trees of the leaf values reached by one row (shape (F,))."""

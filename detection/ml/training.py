@@ -10,14 +10,14 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from detection.ml.artifacts import write_artifact
+from detection.ml.artifacts import read_manifest, write_artifact
 from detection.ml.autoencoder import (
     DEFAULT_THRESHOLD_QUANTILE,
     HIDDEN_LAYERS,
@@ -161,12 +161,10 @@ def train_all(
 
     def write(model: ServedModel) -> TrainedArtifactInfo:
         path = write_artifact(model, out_dir)
+        written = read_manifest(path)
         logger.info("wrote %s artifact %s", model.kind, path)
         return TrainedArtifactInfo(
-            kind=model.kind,
-            path=path,
-            version=model.manifest.version,
-            metrics=model.manifest.metrics,
+            kind=model.kind, path=path, version=written.version, metrics=written.metrics
         )
 
     results: dict[str, TrainedArtifactInfo] = {}
@@ -246,7 +244,7 @@ def _train_supervised(
     tail_start: int,
     seed: int,
     supervised_params: dict[str, Any] | None,
-    manifest: Any,
+    manifest: Callable[[str, dict[str, Any], dict[str, Any]], ArtifactManifest],
 ) -> ServedModel:
     """Validate on the time tail with a model fit on the head, then refit on all labels
     with the number of boosting iterations the head model stopped at."""
