@@ -30,6 +30,8 @@ KNOWN_PAYEE_SHARE = {LOCAL: 0.93, OVERSEAS: 0.95}  # the rest go to a one-off ne
 CARD_ACCOUNT_SHARE = 0.6  # of quick payments, paid from a card account when there is one
 SECONDARY_TRANSFER_SHARE = 0.08
 MAX_AMOUNT = 400_000.0
+SESSION_SHARE = 0.3  # of a customer's further transactions that day, made minutes after one
+SESSION_MEAN_GAP = 240.0  # seconds
 
 
 def calendar(start: np.datetime64, days: int) -> tuple[np.ndarray, np.ndarray]:
@@ -48,6 +50,25 @@ def _index_in_padded(
     """table[c, k] with k drawn in [0, counts[c]), the first entries more often."""
     k = np.minimum((counts[customers] * u**skew).astype(np.int64), counts[customers] - 1)
     return table[customers, k]
+
+
+def _sessions(
+    seconds: np.ndarray, cell: np.ndarray, rng: np.random.Generator, end: int
+) -> np.ndarray:
+    """Make some transactions follow the customer's previous one of the day within
+    minutes (paying several bills in a row, a shopping trip), so short bursts are not
+    by themselves a sign of fraud."""
+    total = len(seconds)
+    if total == 0:
+        return seconds
+    follows = np.zeros(total, dtype=bool)
+    follows[1:] = (cell[1:] == cell[:-1]) & (rng.random(total - 1) < SESSION_SHARE)
+    gap = np.where(follows, 20 + rng.exponential(SESSION_MEAN_GAP, total).astype(np.int64), 0)
+    run = np.cumsum(~follows) - 1
+    starts = np.flatnonzero(~follows)
+    offset = np.cumsum(gap)
+    moved = seconds[starts][run] + offset - offset[starts][run]
+    return np.minimum(moved, end - 1)
 
 
 def generate_everyday_activity(
@@ -75,6 +96,7 @@ def generate_everyday_activity(
         hour[mask] = np.searchsorted(DAY_RHYTHM_CDF[r], u[mask], side="right")
     hour = np.minimum(hour, 23)
     seconds = day * 86_400 + hour * 3_600 + rng.integers(0, 3_600, total)
+    seconds = _sessions(seconds, cell, rng, days * 86_400)
 
     # Transfer type from the customer's mix, shifted by weekends and pay days.
     day_factor = np.ones((days, 5))

@@ -18,7 +18,6 @@ from typing import IO
 import numpy as np
 import pandas as pd
 
-from transactions.bulk_load import utc_timestamp_text
 from transactions.csv_schema import CANONICAL_COLUMNS
 from transactions.demo_data.activity import generate_everyday_activity
 from transactions.demo_data.identifiers import run_tag
@@ -177,6 +176,8 @@ def write_canonical_csv(transactions: pd.DataFrame, target: str | Path | IO[str]
     """Write a canonical transactions frame as CSV: ISO 8601 UTC timestamps with offset
     (2026-05-01T09:30:00+00:00), amounts with two decimals, label 1/0 (empty when
     unknown), scenario name or empty."""
+    from transactions.bulk_load import utc_timestamp_text  # needs Django; generation does not
+
     columns = [c for c in CANONICAL_COLUMNS if c in transactions.columns]
     values: list[list] = []
     for column in columns:

@@ -365,7 +365,7 @@ class FraudInjector:
             gap = int(self.rng.integers(DORMANT_DAYS, min(75, day - FIRST_FRAUD_DAY) + 1))
             quiet_from = (day - gap) * DAY
             before = np.searchsorted(self.account_seconds(account), quiet_from)
-            if before < 3:
+            if before < MIN_HISTORY:
                 return False
             chosen.update(account=account, quiet_from=quiet_from)
             return True
