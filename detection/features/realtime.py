@@ -1,0 +1,186 @@
+"""Real-time features from the database: load history, build one transaction's vector.
+
+History always comes from stored transactions (indexes account+time and
+counterparty+time), never from a web session. A transaction already saved is scored
+against the transactions before it: earlier `occurred_at`, or the same `occurred_at`
+and a smaller id.
+
+Fraud labels on a counterparty's transactions come from feedback labels (known at their
+`known_at`) and, for transactions without feedback, from the label supplied with the data
+(`source_label`, known at transaction time + the label delay).
+"""
+
+from datetime import datetime, timedelta
+from typing import Literal
+
+import numpy as np
+from django.db.models import Q
+
+from detection.features.clock import bank_time_zone, datetime_to_ns, label_delay_ns, zone
+from detection.features.history import AccountHistory, CounterpartyState, FeatureTxn
+from detection.features.spec import COUNTERPARTY_WINDOW_NS, DEFAULT_LABEL_DELAY_DAYS
+from transactions.models import Account, Transaction
+
+LabelSource = Literal["data", "feedback", "both"]
+UNSAVED_ID = 2**62
+
+
+def _before(before: datetime, before_id: int | None) -> Q:
+    if before_id is None:
+        return Q(occurred_at__lt=before)
+    return Q(occurred_at__lt=before) | Q(occurred_at=before, id__lt=before_id)
+
+
+def feature_txn(txn: Transaction) -> FeatureTxn:
+    """A stored (or about to be stored) transaction as the feature code sees it."""
+    counterparty = txn.counterparty
+    return FeatureTxn.build(
+        occurred_at=txn.occurred_at,
+        account=txn.account_id,
+        amount=float(txn.amount),
+        transfer_type=txn.transfer_type,
+        country=txn.country,
+        channel=txn.channel,
+        home_country=txn.account.customer.home_country,
+        counterparty=counterparty.identifier if counterparty else "",
+        counterparty_country=counterparty.country if counterparty else "",
+    )
+
+
+def load_account_history(
+    *,
+    account_id: int,
+    before: datetime,
+    before_id: int | None = None,
+    tz: str | None = None,
+) -> AccountHistory:
+    """The account's whole history before `before` (ties: ids below `before_id`)."""
+    home_country = (
+        Account.objects.filter(id=account_id).values_list("customer__home_country", flat=True)
+    ).first() or ""
+    rows = (
+        Transaction.objects.filter(_before(before, before_id), account_id=account_id)
+        .order_by("occurred_at", "id")
+        .values_list(
+            "occurred_at",
+            "amount",
+            "transfer_type",
+            "country",
+            "channel",
+            "counterparty__identifier",
+            "counterparty__country",
+        )
+    )
+    history = AccountHistory(tz=zone(bank_time_zone(tz)))
+    for occurred_at, amount, transfer_type, country, channel, cp, cp_country in rows:
+        history.append(
+            FeatureTxn.build(
+                occurred_at=occurred_at,
+                account=account_id,
+                amount=float(amount),
+                transfer_type=transfer_type,
+                country=country,
+                channel=channel,
+                home_country=home_country,
+                counterparty=cp,
+                counterparty_country=cp_country,
+            )
+        )
+    return history
+
+
+def counterparty_fraud_known_times(
+    *,
+    counterparty_id: int,
+    before: datetime,
+    before_id: int | None = None,
+    label_delay_days: float = DEFAULT_LABEL_DELAY_DAYS,
+    label_source: LabelSource = "both",
+) -> list[int]:
+    """When fraud on each prior transaction to the counterparty became known (epoch ns).
+
+    A transaction with feedback labels counts when its newest label says fraud, known at
+    its first fraud label; one without feedback counts when its data label says fraud."""
+    delay = label_delay_ns(label_delay_days)
+    prior = Transaction.objects.filter(_before(before, before_id), counterparty_id=counterparty_id)
+    known: dict[int, int] = {}
+    if label_source in ("data", "both"):
+        for txn_id, occurred_at in prior.filter(source_label=True).values_list("id", "occurred_at"):
+            known[txn_id] = datetime_to_ns(occurred_at) + delay
+    if label_source in ("feedback", "both"):
+        from cases.models import FeedbackLabel
+
+        labels = (
+            FeedbackLabel.objects.filter(transaction__in=prior.values("id"))
+            .order_by("transaction_id", "known_at", "id")
+            .values_list("transaction_id", "is_fraud", "known_at")
+        )
+        first_fraud: dict[int, int] = {}
+        latest: dict[int, bool] = {}
+        for txn_id, is_fraud, known_at in labels:
+            latest[txn_id] = is_fraud
+            if is_fraud and txn_id not in first_fraud:
+                first_fraud[txn_id] = datetime_to_ns(known_at)
+        for txn_id, is_fraud in latest.items():
+            if is_fraud:
+                known[txn_id] = first_fraud[txn_id]
+            else:
+                known.pop(txn_id, None)
+    return sorted(known.values())
+
+
+def load_counterparty_state(
+    *,
+    counterparty_id: int,
+    before: datetime,
+    before_id: int | None = None,
+    label_delay_days: float = DEFAULT_LABEL_DELAY_DAYS,
+    label_source: LabelSource = "both",
+) -> CounterpartyState:
+    """Recent senders, prior count and known fraud labels of one counterparty."""
+    delay = label_delay_ns(label_delay_days)
+    span_ns = max(COUNTERPARTY_WINDOW_NS, delay)
+    cutoff = before - timedelta(microseconds=span_ns // 1000)
+    prior = Transaction.objects.filter(_before(before, before_id), counterparty_id=counterparty_id)
+    recent = list(
+        prior.filter(occurred_at__gt=cutoff)
+        .order_by("occurred_at", "id")
+        .values_list("occurred_at", "account_id")
+    )
+    return CounterpartyState(
+        times=[datetime_to_ns(occurred_at) for occurred_at, _ in recent],
+        senders=[account_id for _, account_id in recent],
+        n_older=prior.filter(occurred_at__lte=cutoff).count(),
+        fraud_known=counterparty_fraud_known_times(
+            counterparty_id=counterparty_id,
+            before=before,
+            before_id=before_id,
+            label_delay_days=label_delay_days,
+            label_source=label_source,
+        ),
+    )
+
+
+def features_for_transaction(
+    txn: Transaction,
+    *,
+    label_delay_days: float = DEFAULT_LABEL_DELAY_DAYS,
+    label_source: LabelSource = "both",
+    tz: str | None = None,
+) -> np.ndarray:
+    """The feature vector of one transaction (saved or not) from stored history."""
+    # an unsaved transaction comes after everything stored at the same time
+    before_id = txn.pk if txn.pk is not None else UNSAVED_ID
+    history = load_account_history(
+        account_id=txn.account_id, before=txn.occurred_at, before_id=before_id, tz=tz
+    )
+    counterparty = None
+    if txn.counterparty_id is not None:
+        counterparty = load_counterparty_state(
+            counterparty_id=txn.counterparty_id,
+            before=txn.occurred_at,
+            before_id=before_id,
+            label_delay_days=label_delay_days,
+            label_source=label_source,
+        )
+    return history.features_for(feature_txn(txn), counterparty, label_delay_days=label_delay_days)
