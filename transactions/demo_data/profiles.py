@@ -1,6 +1,7 @@
 """The demo bank's people and their habits: customers, accounts, counterparties and one
 spending profile per customer, all drawn as numpy arrays from one random generator."""
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -216,7 +217,7 @@ def person_names(rng: np.random.Generator, countries: np.ndarray) -> np.ndarray:
 
 
 def _padded_choice(
-    rng: np.random.Generator, counts: np.ndarray, width: int, draw: "callable"
+    rng: np.random.Generator, counts: np.ndarray, width: int, draw: Callable[[int], np.ndarray]
 ) -> np.ndarray:
     """A (rows, width) array whose first counts[i] entries of row i come from draw(n)."""
     table = np.full((len(counts), width), -1, dtype=np.int64)
