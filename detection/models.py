@@ -1,0 +1,163 @@
+"""Rule limits and their history, model versions, and the stored scoring decision."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Severity(models.TextChoices):
+    REVIEW = "review", "Review"
+    BLOCK = "block", "Block"
+
+
+class Outcome(models.TextChoices):
+    APPROVE = "approve", "Approve"
+    REVIEW = "review", "Review"
+    BLOCK = "block", "Block"
+
+
+class RuleCategory(models.TextChoices):
+    VELOCITY = "velocity", "Velocity"
+    AMOUNT = "amount", "Amount per transfer type"
+    MONTHLY = "monthly", "Monthly cap"
+    DYNAMIC = "dynamic", "Dynamic limit"
+    THRESHOLD = "threshold", "Outcome threshold"
+
+
+class ModelKind(models.TextChoices):
+    ISOLATION_FOREST = "isolation_forest", "Isolation forest"
+    AUTOENCODER = "autoencoder", "Autoencoder"
+    SUPERVISED = "supervised", "Supervised (feedback labels)"
+
+
+class RuleLimit(models.Model):
+    """One editable number the rules or the outcome use (a limit, a k, a threshold).
+
+    Change it through services.rule_limit_update so that history is written."""
+
+    code = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True)
+    category = models.CharField(max_length=16, choices=RuleCategory.choices)
+    value = models.DecimalField(max_digits=18, decimal_places=4)
+    unit = models.CharField(max_length=24, blank=True, help_text="e.g. transfers, AED, × std")
+    severity = models.CharField(
+        max_length=8,
+        choices=Severity.choices,
+        default=Severity.REVIEW,
+        help_text="What a hit asks for; not used by outcome thresholds.",
+    )
+    enabled = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["category", "code"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+
+class RuleLimitChange(models.Model):
+    """Who changed a limit, from what to what, when and why."""
+
+    limit = models.ForeignKey(RuleLimit, on_delete=models.CASCADE, related_name="changes")
+    old_value = models.DecimalField(max_digits=18, decimal_places=4)
+    new_value = models.DecimalField(max_digits=18, decimal_places=4)
+    old_enabled = models.BooleanField()
+    new_enabled = models.BooleanField()
+    old_severity = models.CharField(max_length=8, choices=Severity.choices, blank=True)
+    new_severity = models.CharField(max_length=8, choices=Severity.choices, blank=True)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    changed_at = models.DateTimeField(default=timezone.now, db_index=True)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.limit.code}: {self.old_value} → {self.new_value} ({self.changed_at:%Y-%m-%d})"
+        )
+
+
+class ModelVersion(models.Model):
+    """A trained model artifact; at most one active version per kind."""
+
+    kind = models.CharField(max_length=24, choices=ModelKind.choices)
+    version = models.PositiveIntegerField()
+    artifact_path = models.CharField(max_length=500)
+    format_version = models.PositiveIntegerField(default=1)
+    feature_spec_hash = models.CharField(max_length=64)
+    trained_from = models.DateTimeField(null=True, blank=True)
+    trained_until = models.DateTimeField(null=True, blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    is_active = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    notes = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["kind", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "version"], name="modelversion_kind_version"),
+            models.UniqueConstraint(
+                fields=["kind"], condition=Q(is_active=True), name="modelversion_one_active"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        active = " (active)" if self.is_active else ""
+        return f"{self.get_kind_display()} v{self.version}{active}"
+
+
+class TransactionScore(models.Model):
+    """The stored decision on one transaction, with everything that explains it."""
+
+    transaction = models.OneToOneField(
+        "transactions.Transaction", on_delete=models.CASCADE, related_name="score"
+    )
+    risk_score = models.FloatField(db_index=True, help_text="0 (safe) .. 1 (fraud)")
+    outcome = models.CharField(max_length=8, choices=Outcome.choices, db_index=True)
+    rule_hits = models.JSONField(default=list, blank=True)  # [{code, severity, reason, ...}]
+    model_scores = models.JSONField(default=dict, blank=True)  # {kind: {raw, calibrated}}
+    contributions = models.JSONField(default=list, blank=True)
+    # [{feature, label, value, contribution, sentence}]
+    reasons = models.JSONField(default=list, blank=True)  # plain-language sentences
+    features = models.JSONField(default=list, blank=True)  # the vector used, spec order
+    feature_spec_hash = models.CharField(max_length=64, blank=True)
+    model_versions = models.ManyToManyField(ModelVersion, blank=True, related_name="scores")
+    latency_ms = models.FloatField(default=0.0)
+    scored_at = models.DateTimeField(default=timezone.now, db_index=True)
+    explained = models.BooleanField(default=False, help_text="Whether SHAP was computed.")
+
+    class Meta:
+        ordering = ["-scored_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(risk_score__gte=0.0) & Q(risk_score__lte=1.0),
+                name="score_risk_between_0_and_1",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.transaction_id}: {self.outcome} ({self.risk_score:.2f})"
