@@ -190,3 +190,38 @@ def test_batch_matches_features_loaded_from_the_database():
             by_external_id[txn.external_id], label_delay_days=delay, label_source="data"
         )
     assert_same_features(batch, from_db)
+
+
+@pytest.mark.django_db
+def test_frames_read_from_the_database_match_real_time_with_feedback_labels():
+    from cases.models import FeedbackLabel
+    from detection.features.db_frame import fraud_labels_frame, transactions_frame
+
+    frame = random_frame(7, n=120)
+    stored = _store(frame)
+    rng = np.random.default_rng(7)
+    with_cp = [t for t in stored if t.counterparty_id is not None]
+    for txn in rng.choice(with_cp, size=25, replace=False):
+        # some confirm fraud a few hours later, some clear a data label as legitimate
+        FeedbackLabel.objects.create(
+            transaction=txn,
+            is_fraud=bool(rng.random() < 0.6),
+            source="case_decision",
+            known_at=txn.occurred_at + timedelta(hours=int(rng.integers(1, 72))),
+        )
+    delay = 3.0
+    db_frame = transactions_frame()
+    batch = compute_features_batch(
+        db_frame, labels=fraud_labels_frame(label_delay_days=delay), label_delay_days=delay
+    )
+    assert batch[:, FEATURE_NAMES.index("counterparty_fraud_count")].max() >= 1
+    by_pk = {
+        t.pk: t for t in Transaction.objects.select_related("account__customer", "counterparty")
+    }
+    from_db = np.array(
+        [
+            features_for_transaction(by_pk[pk], label_delay_days=delay, label_source="both")
+            for pk in db_frame["pk"]
+        ]
+    )
+    assert_same_features(batch, from_db)
