@@ -56,8 +56,17 @@ def load_account_history(
 ) -> AccountHistory:
     """The account's whole history before `before` (ties: ids below `before_id`)."""
     home_country = (
-        Account.objects.filter(id=account_id).values_list("customer__home_country", flat=True)
-    ).first() or ""
+        (
+            (
+                Account.objects.filter(id=account_id).values_list(
+                    "customer__home_country", flat=True
+                )
+            ).first()
+            or ""
+        )
+        .strip()
+        .upper()
+    )
     rows = (
         Transaction.objects.filter(_before(before, before_id), account_id=account_id)
         .order_by("occurred_at", "id")
@@ -72,18 +81,19 @@ def load_account_history(
         )
     )
     history = AccountHistory(tz=zone(bank_time_zone(tz)))
+    append = history.append
     for occurred_at, amount, transfer_type, country, channel, cp, cp_country in rows:
-        history.append(
-            FeatureTxn.build(
-                occurred_at=occurred_at,
-                account=account_id,
-                amount=float(amount),
-                transfer_type=transfer_type,
-                country=country,
-                channel=channel,
-                home_country=home_country,
-                counterparty=cp,
-                counterparty_country=cp_country,
+        append(
+            FeatureTxn(
+                datetime_to_ns(occurred_at),
+                account_id,
+                float(amount),
+                transfer_type.strip().upper(),
+                country.strip().upper(),
+                channel.strip().lower(),
+                home_country,
+                (cp or "").strip(),
+                (cp_country or "").strip().upper(),
             )
         )
     return history
