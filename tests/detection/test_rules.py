@@ -26,6 +26,14 @@ def hits_of(rule_set: RuleSet, features: np.ndarray, amount: float = 100.0, tt: 
     return {h.code: h for h in rule_set.evaluate(features, amount=amount, transfer_type=tt)}
 
 
+@pytest.fixture(autouse=True)
+def fresh_rule_cache():
+    """The compiled rule set is cached per process: keep tests from seeing each other's."""
+    invalidate_rule_set()
+    yield
+    invalidate_rule_set()
+
+
 @pytest.fixture
 def rules() -> RuleSet:
     return RuleSet.defaults()
@@ -162,7 +170,6 @@ def test_defaults_are_created_by_the_data_migration():
 def test_editing_a_limit_writes_history_and_changes_evaluation(
     admin_user_sf, django_capture_on_commit_callbacks
 ):
-    invalidate_rule_set()
     before = get_rule_set()
     assert "amount_limit_S" in hits_of(before, vector(), 30_000, "S")
     limit = RuleLimit.objects.get(code="amount_limit_S")
@@ -190,7 +197,6 @@ def test_editing_a_limit_writes_history_and_changes_evaluation(
 
 @pytest.mark.django_db
 def test_rule_set_cache_notices_changes_from_elsewhere(admin_user_sf):
-    invalidate_rule_set()
     first = get_rule_set()
     assert get_rule_set() is first  # compiled once
     limit = RuleLimit.objects.get(code="velocity_30s")
@@ -200,7 +206,6 @@ def test_rule_set_cache_notices_changes_from_elsewhere(admin_user_sf):
     assert reloaded is not first
     assert "velocity_30s" not in hits_of(reloaded, vector(velocity_count_30s=3))
     assert "velocity_30s" in hits_of(reloaded, vector(velocity_count_30s=4))
-    invalidate_rule_set()
 
 
 @pytest.mark.django_db
