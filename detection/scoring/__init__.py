@@ -1,0 +1,1 @@
+"""Scoring: models + rules -> risk score, outcome and explanation."""

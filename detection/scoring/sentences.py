@@ -1,0 +1,159 @@
+"""Feature contributions written as sentences a fraud investigator can read."""
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from detection.features.spec import FEATURE_INDEX, FEATURES
+
+Sentence = Callable[[np.ndarray, float, str], str]
+
+
+def _money(value: float, currency: str) -> str:
+    return f"{currency} {value:,.0f}" if value >= 100 else f"{currency} {value:,.2f}"
+
+
+def _f(x: np.ndarray, name: str) -> float:
+    return float(x[FEATURE_INDEX[name]])
+
+
+def _count(x: np.ndarray, name: str) -> int:
+    return int(round(_f(x, name)))
+
+
+def _since_prev(x: np.ndarray, amount: float, cur: str) -> str:
+    seconds = math.expm1(_f(x, "velocity_log_seconds_since_prev"))
+    if seconds < 120:
+        return f"Only {seconds:.0f} seconds since this account's previous transfer"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} minutes since this account's previous transfer"
+    return f"{seconds / 3600:.1f} hours since this account's previous transfer"
+
+
+TEMPLATES: dict[str, Sentence] = {
+    "velocity_count_30s": lambda x, a, c: (
+        f"{_count(x, 'velocity_count_30s')} transfers from this account in 30 seconds"
+    ),
+    "velocity_count_10m": lambda x, a, c: (
+        f"{_count(x, 'velocity_count_10m')} transfers from this account in 10 minutes"
+    ),
+    "velocity_count_1h": lambda x, a, c: (
+        f"{_count(x, 'velocity_count_1h')} transfers from this account in the last hour"
+    ),
+    "velocity_count_24h": lambda x, a, c: (
+        f"{_count(x, 'velocity_count_24h')} transfers from this account in 24 hours"
+    ),
+    "velocity_log_seconds_since_prev": _since_prev,
+    "velocity_amount_sum_24h": lambda x, a, c: (
+        f"{_money(_f(x, 'velocity_amount_sum_24h'), c)} sent in the last 24 hours"
+    ),
+    "velocity_distinct_counterparties_24h": lambda x, a, c: (
+        f"{_count(x, 'velocity_distinct_counterparties_24h')} different payees in 24 hours"
+    ),
+    "amount_log": lambda x, a, c: f"Amount {_money(a, c)}",
+    "amount_is_round": lambda x, a, c: f"Round amount ({_money(a, c)})",
+    "history_count": lambda x, a, c: (
+        f"Little history: {_count(x, 'history_count')} earlier transactions on this account"
+    ),
+    "history_amount_mean": lambda x, a, c: (
+        f"This account usually moves {_money(_f(x, 'history_amount_mean'), c)}"
+    ),
+    "history_amount_std": lambda x, a, c: (
+        f"This account's amounts usually vary by {_money(_f(x, 'history_amount_std'), c)}"
+    ),
+    "history_amount_max": lambda x, a, c: (
+        f"Largest earlier amount on this account: {_money(_f(x, 'history_amount_max'), c)}"
+    ),
+    "amount_zscore": lambda x, a, c: (
+        f"Amount {_money(a, c)} is {_f(x, 'amount_zscore'):.1f} standard deviations from "
+        "this account's usual"
+    ),
+    "amount_ratio_to_mean": lambda x, a, c: (
+        f"Amount {_money(a, c)} is {_f(x, 'amount_ratio_to_mean'):.1f}× this account's "
+        f"average ({_money(_f(x, 'history_amount_mean'), c)})"
+    ),
+    "amount_ratio_to_max": lambda x, a, c: (
+        f"Amount {_money(a, c)} is {_f(x, 'amount_ratio_to_max'):.1f}× the largest earlier "
+        f"transaction ({_money(_f(x, 'history_amount_max'), c)})"
+    ),
+    "month_to_date_amount": lambda x, a, c: (
+        f"{_money(_f(x, 'month_to_date_amount'), c)} spent this month so far"
+    ),
+    "month_to_date_count": lambda x, a, c: (
+        f"{_count(x, 'month_to_date_count')} transfers this month so far"
+    ),
+    "month_to_date_ratio_to_typical": lambda x, a, c: (
+        f"This month's spending is {_f(x, 'month_to_date_ratio_to_typical'):.1f}× a typical "
+        "month for this account"
+    ),
+    "is_international": lambda x, a, c: "Made outside the customer's home country",
+    "history_international_ratio": lambda x, a, c: (
+        f"{_f(x, 'history_international_ratio'):.0%} of this account's earlier transactions "
+        "were abroad"
+    ),
+    "counterparty_is_foreign": lambda x, a, c: "The payee is abroad",
+    "days_since_prev": lambda x, a, c: (
+        f"Account was inactive for {_f(x, 'days_since_prev'):.0f} days before this"
+    ),
+    "is_new_country": lambda x, a, c: "First transaction in this country for this account",
+    "is_new_counterparty": lambda x, a, c: "First payment from this account to this payee",
+    "is_new_channel": lambda x, a, c: "First use of this channel by this account",
+    "transfer_type_S": lambda x, a, c: "Overseas transfer",
+    "transfer_type_Q": lambda x, a, c: "Quick payment",
+    "transfer_type_L": lambda x, a, c: "Transfer to another local bank",
+    "transfer_type_I": lambda x, a, c: "Internal transfer",
+    "transfer_type_O": lambda x, a, c: "Transfer between own accounts",
+    "is_night": lambda x, a, c: "Made at night (00:00–05:59 local time)",
+    "is_weekend": lambda x, a, c: "Made at the weekend",
+    "counterparty_distinct_senders_7d": lambda x, a, c: (
+        f"The payee received money from {_count(x, 'counterparty_distinct_senders_7d')} "
+        "other accounts in 7 days"
+    ),
+    "counterparty_fraud_count": lambda x, a, c: (
+        f"The payee has received {_count(x, 'counterparty_fraud_count')} transfers "
+        "confirmed as fraud"
+    ),
+    "counterparty_fraud_rate": lambda x, a, c: (
+        f"{_f(x, 'counterparty_fraud_rate'):.0%} of the payee's known transfers were fraud"
+    ),
+}
+
+
+def feature_sentence(name: str, x: np.ndarray, *, amount: float, currency: str = "AED") -> str:
+    template = TEMPLATES.get(name)
+    if template is not None:
+        return template(x, amount, currency)
+    spec = FEATURES[FEATURE_INDEX[name]]
+    return f"{spec.label}: {float(x[FEATURE_INDEX[name]]):.3g}"
+
+
+def top_contributions(
+    x: np.ndarray,
+    contributions: np.ndarray,
+    *,
+    amount: float,
+    currency: str = "AED",
+    source: str,
+    limit: int = 5,
+) -> list[dict[str, object]]:
+    """The features that pushed the score up most, strongest first, as chart data and
+    sentences."""
+    order = np.argsort(-contributions)[:limit]
+    out = []
+    for i in order:
+        value = float(contributions[i])
+        if value <= 0:
+            break
+        name = FEATURES[i].name
+        out.append(
+            {
+                "feature": name,
+                "label": FEATURES[i].label,
+                "value": float(x[i]),
+                "contribution": round(value, 6),
+                "source": source,
+                "sentence": feature_sentence(name, x, amount=amount, currency=currency),
+            }
+        )
+    return out
