@@ -66,7 +66,8 @@ def training_set(
     frame = transactions_frame(queryset)
     if frame.empty:
         raise ValueError("there are no transactions to train on")
-    cutoff = until or pd.Timestamp(int(frame["ts"].max()) + 1, tz="UTC").to_pydatetime()
+    latest = pd.Timestamp(int(frame["ts"].max()), tz="UTC").floor("s")
+    cutoff = until or (latest + pd.Timedelta(seconds=1)).to_pydatetime()
     labels = fraud_labels_frame(label_delay_days=label_delay_days, known_before=cutoff)
     X = compute_features_batch(frame, labels=labels, label_delay_days=label_delay_days)
     feedback = dict(latest_labels(known_before=cutoff).values_list("transaction_id", "is_fraud"))
