@@ -13,19 +13,8 @@ echo "==> Migrating the database"
 $py manage.py migrate --noinput >/dev/null
 $py manage.py collectstatic --noinput >/dev/null
 
-if [ "$($py manage.py shell -c 'from transactions.models import Transaction; print(Transaction.objects.exists())')" = "False" ]; then
-  echo "==> Generating demo bank data"
-  $py manage.py generate_demo_data \
-    --customers "${SECUREFLOW_DEMO_CUSTOMERS:-1000}" --days "${SECUREFLOW_DEMO_DAYS:-120}" --seed 42
-fi
-
-if $py manage.py help train_models >/dev/null 2>&1; then
-  if [ "$($py manage.py shell -c 'from detection.models import ModelVersion; print(ModelVersion.objects.filter(is_active=True).exists())')" = "False" ]; then
-    echo "==> Training detection models"
-    $py manage.py train_models
-  fi
-fi
-
+$py manage.py setup_demo --customers "${SECUREFLOW_DEMO_CUSTOMERS:-1000}" \
+  --days "${SECUREFLOW_DEMO_DAYS:-120}" 2> >(grep -v -E '^(I0000|E0000|W0000|WARNING: All log|To enable)' >&2)
 logins=$($py manage.py ensure_demo_users)
 
 mkdir -p var/log

@@ -11,6 +11,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
+from detection.features.db_frame import transactions_frame
 from transactions import bulk_load
 from transactions.bulk_load import LoadResult, bulk_load_frame, utc_timestamp_text
 from transactions.csv_reader import read_transactions_csv
@@ -22,7 +23,6 @@ from transactions.demo_data import (
     write_canonical_csv,
 )
 from transactions.models import Account, Counterparty, Customer, Transaction
-from transactions.selectors import transactions_frame
 
 END = date(2026, 11, 1)
 TZ = "Asia/Dubai"
@@ -333,12 +333,13 @@ def test_load_stores_the_bank_and_a_second_load_adds_nothing(small_bank):
     # What is stored reads back as the generated frame.
     stored = transactions_frame()
     expected = small_bank.transactions.sort_values(["timestamp", "id"]).reset_index(drop=True)
-    stored = stored.sort_values(["timestamp", "id"]).reset_index(drop=True)
+    stored = stored.sort_values(["ts", "id"]).reset_index(drop=True)
     for column in ("id", "customer", "account", "counterparty", "transfer_type", "channel"):
         assert stored[column].tolist() == expected[column].tolist(), column
     for column in ("country", "home_country", "counterparty_country", "scenario"):
         assert stored[column].tolist() == expected[column].tolist(), column
-    assert (stored["timestamp"] == expected["timestamp"]).all()
+    expected_ns = expected["timestamp"].astype("datetime64[ns, UTC]").astype("int64")
+    assert (stored["ts"].to_numpy() == expected_ns.to_numpy()).all()
     assert np.allclose(stored["amount"], expected["amount"], atol=0.001)
     assert stored["label"].tolist() == expected["label"].astype(float).tolist()
 

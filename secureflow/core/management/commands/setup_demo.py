@@ -1,0 +1,31 @@
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+
+from detection.models import ModelVersion
+from transactions.models import Transaction
+
+
+class Command(BaseCommand):
+    help = (
+        "Prepare a demo installation once: demo bank data when the database has no "
+        "transactions and trained models when none is active."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--customers", type=int, default=1000)
+        parser.add_argument("--days", type=int, default=120)
+        parser.add_argument("--seed", type=int, default=42)
+
+    def handle(self, *args: object, **options: object) -> None:
+        if not Transaction.objects.exists():
+            self.stdout.write("==> Generating demo bank data")
+            call_command(
+                "generate_demo_data",
+                customers=options["customers"],
+                days=options["days"],
+                seed=options["seed"],
+                stdout=self.stdout,
+            )
+        if not ModelVersion.objects.filter(is_active=True).exists():
+            self.stdout.write("==> Training detection models (about a minute)")
+            call_command("train_models", stdout=self.stdout)
