@@ -52,6 +52,10 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_LABEL_DELAY_DAYS = 7.0
 DEFAULT_EXPLAIN_CAP = 20_000
+# Legitimate labels the supervised model learns from at most (all fraud labels are kept):
+# with balanced class weights a random sample of the legitimate rows gives the same
+# model for a fraction of the fitting time.
+DEFAULT_MAX_LEGIT_LABELS = 200_000
 EXPLAIN_CHUNK = 2_000
 REASON_SEPARATOR = " | "
 TOP_REASONS = 5
@@ -141,6 +145,21 @@ def read_labelled_csv(
     )
 
 
+def sample_legit_labels(y: np.ndarray, max_legit: int | None, *, seed: int) -> np.ndarray:
+    """`y` with all but a random `max_legit` of its legitimate (0) labels made unknown.
+
+    Fraud labels are all kept; rows made unknown still count as normal traffic for the
+    unsupervised models (they learn from every row not labelled fraud)."""
+    legit = np.flatnonzero(y == 0)
+    if max_legit is None or legit.size <= max_legit:
+        return y
+    rng = np.random.default_rng(seed)
+    dropped = rng.choice(legit, size=legit.size - max_legit, replace=False)
+    out = y.copy()
+    out[dropped] = np.nan
+    return out
+
+
 def _explain_rows(
     engine: ScoringEngine,
     X: np.ndarray,
@@ -199,6 +218,7 @@ def run_backtest(
     seed: int = 42,
     ae_epochs: int = 30,
     explain_cap: int = DEFAULT_EXPLAIN_CAP,
+    max_legit_labels: int | None = DEFAULT_MAX_LEGIT_LABELS,
     rule_set: RuleSet | None = None,
     tz: str | None = None,
     progress: Callable[[str], None] | None = None,
@@ -240,10 +260,11 @@ def run_backtest(
         label_delay_days=label_delay_days,
         feedback={},
     )
+    y_fit = sample_legit_labels(y_train, max_legit_labels, seed=seed)
     with tempfile.TemporaryDirectory(prefix="secureflow-backtest-") as out_dir:
         trained = train_all(
             X[train],
-            y_train=y_train,
+            y_train=y_fit,
             feature_names=list(FEATURE_NAMES),
             feature_spec_hash=FEATURE_SPEC_HASH,
             window=(_iso(windows.train_start), _iso(windows.train_end)),
@@ -363,6 +384,7 @@ def run_backtest(
         "train_rows": int(train.size),
         "train_fraud_labels_known": n_fraud_labels,
         "train_legit_labels_known": n_legit_labels,
+        "train_legit_labels_used": int(np.sum(y_fit == 0)),
         "train_fraud_in_window": int(np.nansum(f["label"].to_numpy(dtype=float)[train] == 1)),
         "test_rows": int(test.size),
         "test_labelled_rows": int(known.sum()),

@@ -19,6 +19,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from detection.backtest import (
     DEFAULT_EXPLAIN_CAP,
     DEFAULT_LABEL_DELAY_DAYS,
+    DEFAULT_MAX_LEGIT_LABELS,
     BacktestError,
     format_metrics,
     make_windows,
@@ -66,6 +67,12 @@ class Command(BaseCommand):
             default=DEFAULT_EXPLAIN_CAP,
             help="flagged rows explained with SHAP; the rest get rule + autoencoder reasons",
         )
+        parser.add_argument(
+            "--max-legit-labels",
+            type=int,
+            default=DEFAULT_MAX_LEGIT_LABELS,
+            help="legitimate labels sampled for the supervised model (all fraud labels kept)",
+        )
         parser.add_argument("--out", required=True, help="scores CSV to write")
         parser.add_argument("--json", default=None, help="metrics JSON to write")
 
@@ -105,6 +112,7 @@ class Command(BaseCommand):
                 seed=options["seed"],
                 ae_epochs=options["epochs"],
                 explain_cap=options["explain_cap"],
+                max_legit_labels=options["max_legit_labels"] or None,
                 progress=lambda message: self.stderr.write(message, ending="\n"),
             )
         except BacktestError as exc:
