@@ -30,8 +30,9 @@ from detection.features.spec import (
     DEFAULT_LABEL_DELAY_DAYS,
     DIGITAL_CHANNELS,
     FEATURE_INDEX,
+    HOUR_ANGLE,
     HOUR_NS,
-    MONTH_DAYS,
+    MONTH_NS,
     N_FEATURES,
     NIGHT_END_HOUR,
     ROUND_AMOUNT_UNIT,
@@ -46,8 +47,6 @@ from detection.features.spec import (
     ZSCORE_CLIP,
 )
 
-MONTH_NS = MONTH_DAYS * DAY_NS
-HOUR_ANGLE = 2.0 * math.pi / 24.0
 _I = FEATURE_INDEX
 
 

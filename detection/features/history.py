@@ -35,8 +35,9 @@ from detection.features.spec import (
     DAY_NS,
     DIGITAL_CHANNELS,
     FEATURE_INDEX,
+    HOUR_ANGLE,
     HOUR_NS,
-    MONTH_DAYS,
+    MONTH_NS,
     N_FEATURES,
     NIGHT_END_HOUR,
     ROUND_AMOUNT_UNIT,
@@ -50,8 +51,6 @@ from detection.features.spec import (
     ZSCORE_CLIP,
 )
 
-MONTH_NS = MONTH_DAYS * DAY_NS
-HOUR_ANGLE = 2.0 * math.pi / 24.0
 LOG_SINCE_PREV_CAP = math.log1p(SINCE_PREV_CAP_SECONDS)
 NIGHT_END_NS = NIGHT_END_HOUR * HOUR_NS
 TRANSFER_TYPE_SLOT = {code: FEATURE_INDEX[f"transfer_type_{code}"] for code in "OILQS"}
