@@ -102,6 +102,11 @@ class Transaction(models.Model):
         null=True, blank=True, help_text="Fraud label supplied with the data, if any."
     )
     source_scenario = models.CharField(max_length=40, blank=True)
+    # Set when the transaction arrived through the API: the client's Idempotency-Key
+    # (if it sent one) and a hash of the normalised request, to tell a replay from a
+    # conflicting re-use of the same id or key.
+    idempotency_key = models.CharField(max_length=128, unique=True, null=True, blank=True)
+    request_fingerprint = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["-occurred_at"]

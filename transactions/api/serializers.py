@@ -1,0 +1,164 @@
+"""API shapes for submitting transactions and reading their decisions."""
+
+from decimal import Decimal
+from typing import Any
+
+from django.core.validators import RegexValidator
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from detection.models import TransactionScore
+from transactions.choices import Channel, TransferType
+from transactions.models import Transaction
+
+COUNTRY = RegexValidator(r"^[A-Za-z]{2}$", "Use a two-letter ISO 3166 country code.")
+CURRENCY = RegexValidator(r"^[A-Za-z]{3}$", "Use a three-letter ISO 4217 currency code.")
+
+
+class TransactionSubmitSerializer(serializers.Serializer):
+    """What a bank system posts for a real-time decision."""
+
+    id = serializers.CharField(max_length=64, help_text="The bank's transaction id.")
+    timestamp = serializers.DateTimeField(help_text="When it happened, ISO 8601.")
+    account = serializers.CharField(max_length=64)
+    customer = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Customer id; the account number when omitted.",
+    )
+    counterparty = serializers.CharField(
+        max_length=128, required=False, allow_blank=True, default=""
+    )
+    counterparty_country = serializers.CharField(
+        max_length=2, required=False, allow_blank=True, default="", validators=[COUNTRY]
+    )
+    amount = serializers.DecimalField(
+        max_digits=14, decimal_places=2, min_value=Decimal("0"), coerce_to_string=True
+    )
+    currency = serializers.CharField(
+        max_length=3, required=False, default="AED", validators=[CURRENCY]
+    )
+    transfer_type = serializers.ChoiceField(
+        choices=TransferType.choices, required=False, allow_blank=True, default=""
+    )
+    country = serializers.CharField(
+        max_length=2, required=False, allow_blank=True, default="", validators=[COUNTRY]
+    )
+    channel = serializers.ChoiceField(
+        choices=Channel.choices, required=False, allow_blank=True, default=""
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        for name in ("id", "account", "customer", "counterparty"):
+            attrs[name] = attrs.get(name, "").strip()
+        for name in ("id", "account"):
+            if not attrs[name]:
+                raise serializers.ValidationError({name: "This field may not be blank."})
+        for name in ("currency", "country", "counterparty_country"):
+            attrs[name] = (attrs.get(name) or "").upper()
+        return attrs
+
+
+class ModelVersionRefSerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    version = serializers.IntegerField()
+
+
+class DecisionSerializer(serializers.ModelSerializer):
+    """The stored decision on one transaction."""
+
+    transaction = serializers.CharField(source="transaction.external_id", read_only=True)
+    status = serializers.CharField(source="transaction.status", read_only=True)
+    model_versions = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TransactionScore
+        fields = [
+            "transaction",
+            "status",
+            "risk_score",
+            "outcome",
+            "reasons",
+            "rule_hits",
+            "contributions",
+            "model_scores",
+            "model_versions",
+            "latency_ms",
+            "scored_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(ModelVersionRefSerializer(many=True))
+    def get_model_versions(self, score: TransactionScore) -> list[dict[str, Any]]:
+        return [
+            {"kind": version.kind, "version": version.version}
+            for version in score.model_versions.all()
+        ]
+
+
+class ScoreSummarySerializer(DecisionSerializer):
+    class Meta(DecisionSerializer.Meta):
+        fields = [
+            "risk_score",
+            "outcome",
+            "reasons",
+            "rule_hits",
+            "contributions",
+            "model_scores",
+            "model_versions",
+            "latency_ms",
+            "scored_at",
+        ]
+        read_only_fields = fields
+
+
+class TransactionSerializer(serializers.ModelSerializer):
+    """A stored transaction with its decision (null when it was never scored)."""
+
+    id = serializers.CharField(source="external_id", read_only=True)
+    timestamp = serializers.DateTimeField(source="occurred_at", read_only=True)
+    account = serializers.CharField(source="account.number", read_only=True)
+    customer = serializers.CharField(source="account.customer.external_id", read_only=True)
+    counterparty = serializers.CharField(
+        source="counterparty.identifier", read_only=True, default=None, allow_null=True
+    )
+    counterparty_country = serializers.CharField(
+        source="counterparty.country", read_only=True, default=None, allow_null=True
+    )
+    score = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Transaction
+        fields = [
+            "id",
+            "timestamp",
+            "account",
+            "customer",
+            "counterparty",
+            "counterparty_country",
+            "amount",
+            "currency",
+            "transfer_type",
+            "country",
+            "channel",
+            "status",
+            "received_at",
+            "score",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(ScoreSummarySerializer(allow_null=True))
+    def get_score(self, txn: Transaction) -> dict[str, Any] | None:
+        try:
+            score = txn.score
+        except TransactionScore.DoesNotExist:
+            return None
+        return ScoreSummarySerializer(score, context=self.context).data
+
+
+class IdempotencyConflictSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    code = serializers.CharField()
+    transaction = serializers.CharField()

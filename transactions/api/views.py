@@ -1,0 +1,111 @@
+"""Transactions API: submit for a real-time decision, list and read decisions."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from secureflow.core.permissions import IsInvestigator, IsSecureflowAdmin
+from transactions.api.serializers import (
+    DecisionSerializer,
+    IdempotencyConflictSerializer,
+    TransactionSerializer,
+    TransactionSubmitSerializer,
+)
+from transactions.filtersets import TransactionFilterSet
+from transactions.models import Transaction
+from transactions.services import IdempotencyConflict, transaction_submit
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_KEY_MAX_LENGTH = 128
+
+
+class TransactionViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    permission_classes = [IsInvestigator | IsSecureflowAdmin]
+    serializer_class = TransactionSerializer
+    filterset_class = TransactionFilterSet
+    lookup_field = "external_id"
+    lookup_url_kwarg = "external_id"
+    lookup_value_regex = "[^/]+"
+
+    def get_queryset(self) -> QuerySet[Transaction]:
+        return (
+            Transaction.objects.select_related("account__customer", "counterparty", "score")
+            .prefetch_related("score__model_versions")
+            .order_by("-occurred_at", "-id")
+        )
+
+    def get_serializer_class(self) -> type:
+        if self.action == "create":
+            return TransactionSubmitSerializer
+        return TransactionSerializer
+
+    @extend_schema(
+        request=TransactionSubmitSerializer,
+        parameters=[
+            OpenApiParameter(
+                IDEMPOTENCY_HEADER,
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                required=False,
+                description="Optional key; a retry with the same key and body is a replay.",
+            )
+        ],
+        responses={
+            201: DecisionSerializer,
+            200: OpenApiResponse(DecisionSerializer, description="Replay of a stored decision."),
+            409: OpenApiResponse(
+                IdempotencyConflictSerializer,
+                description="The id or Idempotency-Key was used with a different body.",
+            ),
+        },
+        summary="Submit a transaction and get its decision",
+    )
+    def create(self, request: Request) -> Response:
+        serializer = TransactionSubmitSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        idempotency_key = self._idempotency_key(request)
+        try:
+            txn, score, created = transaction_submit(
+                data=serializer.validated_data,
+                idempotency_key=idempotency_key,
+                user=request.user,
+            )
+        except IdempotencyConflict as conflict:
+            return Response(
+                {
+                    "detail": conflict.message,
+                    "code": "idempotency_conflict",
+                    "transaction": conflict.existing.external_id,
+                },
+                status=status.HTTP_409_CONFLICT,
+            )
+        except DjangoValidationError as error:
+            raise ValidationError(
+                error.message_dict if hasattr(error, "error_dict") else error.messages
+            ) from error
+        score.transaction = txn
+        body = DecisionSerializer(score, context=self.get_serializer_context()).data
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    @staticmethod
+    def _idempotency_key(request: Request) -> str | None:
+        key = (request.headers.get(IDEMPOTENCY_HEADER) or "").strip()
+        if len(key) > IDEMPOTENCY_KEY_MAX_LENGTH:
+            raise ValidationError(
+                {
+                    IDEMPOTENCY_HEADER: (
+                        f"Ensure this header has no more than "
+                        f"{IDEMPOTENCY_KEY_MAX_LENGTH} characters."
+                    )
+                }
+            )
+        return key or None

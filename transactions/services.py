@@ -1,0 +1,207 @@
+"""Writes for the transactions app: taking in a transaction for a real-time decision."""
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError
+from django.db import transaction as db_transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from detection.models import TransactionScore
+from detection.scoring.service import transaction_score
+from transactions.models import Account, Counterparty, Customer, Transaction
+
+CENT = Decimal("0.01")
+
+
+class IdempotencyConflict(Exception):
+    """The transaction id or Idempotency-Key was already used for a different request."""
+
+    def __init__(self, message: str, *, existing: Transaction) -> None:
+        super().__init__(message)
+        self.message = message
+        self.existing = existing
+
+
+def request_fingerprint(data: dict[str, Any]) -> str:
+    """A stable hash of a normalised submission; equal requests give equal hashes."""
+    occurred_at: datetime = data["timestamp"]
+    if timezone.is_naive(occurred_at):
+        occurred_at = timezone.make_aware(occurred_at)
+    canonical = {
+        "id": data["id"],
+        "timestamp": occurred_at.astimezone(UTC).isoformat(),
+        "account": data["account"],
+        "customer": data.get("customer") or data["account"],
+        "counterparty": data.get("counterparty") or "",
+        "counterparty_country": (data.get("counterparty_country") or "").upper(),
+        "amount": str(Decimal(data["amount"]).quantize(CENT)),
+        "currency": (data.get("currency") or "AED").upper(),
+        "transfer_type": data.get("transfer_type") or "",
+        "country": (data.get("country") or "").upper(),
+        "channel": data.get("channel") or "",
+    }
+    encoded = json.dumps(canonical, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(encoded.encode()).hexdigest()
+
+
+def _stored_fingerprint(txn: Transaction) -> str:
+    """The fingerprint of a stored transaction (recomputed for rows loaded in bulk)."""
+    if txn.request_fingerprint:
+        return txn.request_fingerprint
+    return request_fingerprint(
+        {
+            "id": txn.external_id,
+            "timestamp": txn.occurred_at,
+            "account": txn.account.number,
+            "customer": txn.account.customer.external_id,
+            "counterparty": txn.counterparty.identifier if txn.counterparty else "",
+            "counterparty_country": txn.counterparty.country if txn.counterparty else "",
+            "amount": txn.amount,
+            "currency": txn.currency,
+            "transfer_type": txn.transfer_type,
+            "country": txn.country,
+            "channel": txn.channel,
+        }
+    )
+
+
+def _existing_transaction(*, external_id: str, idempotency_key: str | None) -> Transaction | None:
+    condition = Q(external_id=external_id)
+    if idempotency_key:
+        condition |= Q(idempotency_key=idempotency_key)
+    return (
+        Transaction.objects.select_related("account__customer", "counterparty")
+        .filter(condition)
+        .order_by("id")
+        .first()
+    )
+
+
+def _replay(
+    *, existing: Transaction, fingerprint: str, external_id: str, idempotency_key: str | None
+) -> tuple[Transaction, TransactionScore, bool]:
+    if existing.external_id != external_id:
+        raise IdempotencyConflict(
+            f"Idempotency-Key {idempotency_key!r} was already used for transaction "
+            f"{existing.external_id!r}.",
+            existing=existing,
+        )
+    if idempotency_key and existing.idempotency_key and existing.idempotency_key != idempotency_key:
+        raise IdempotencyConflict(
+            f"Transaction {external_id!r} was submitted with a different Idempotency-Key.",
+            existing=existing,
+        )
+    if _stored_fingerprint(existing) != fingerprint:
+        raise IdempotencyConflict(
+            f"Transaction {external_id!r} was already submitted with a different body.",
+            existing=existing,
+        )
+    score = TransactionScore.objects.filter(transaction=existing).first()
+    if score is None:
+        score = transaction_score(txn=existing)
+    return existing, score, False
+
+
+def _customer_and_account(*, data: dict[str, Any]) -> Account:
+    customer_ref = data.get("customer") or data["account"]
+    account = Account.objects.select_related("customer").filter(number=data["account"]).first()
+    if account is not None:
+        if data.get("customer") and account.customer.external_id != data["customer"]:
+            raise ValidationError(
+                {"customer": f"Account {account.number} belongs to another customer."}
+            )
+        return account
+    customer, _ = Customer.objects.get_or_create(
+        external_id=customer_ref, defaults={"name": customer_ref}
+    )
+    account, _ = Account.objects.get_or_create(
+        number=data["account"],
+        defaults={"customer": customer, "currency": (data.get("currency") or "AED").upper()},
+    )
+    if account.customer_id != customer.pk:
+        raise ValidationError(
+            {"customer": f"Account {account.number} belongs to another customer."}
+        )
+    return account
+
+
+def _counterparty(*, data: dict[str, Any]) -> Counterparty | None:
+    identifier = data.get("counterparty") or ""
+    if not identifier:
+        return None
+    country = (data.get("counterparty_country") or "").upper()
+    counterparty, created = Counterparty.objects.get_or_create(
+        identifier=identifier, defaults={"country": country}
+    )
+    if not created and country and not counterparty.country:
+        counterparty.country = country
+        counterparty.save(update_fields=["country", "updated_at"])
+    return counterparty
+
+
+@db_transaction.atomic
+def transaction_submit(
+    *,
+    data: dict[str, Any],
+    idempotency_key: str | None = None,
+    user: AbstractBaseUser | AnonymousUser | None,
+) -> tuple[Transaction, TransactionScore, bool]:
+    """Store a transaction posted by a bank system and score it.
+
+    `data` is validated input: id, timestamp (aware datetime), account, and optionally
+    customer, counterparty, counterparty_country, amount, currency, transfer_type, country,
+    channel. Returns (transaction, score, created). Re-posting the same id (or
+    Idempotency-Key) with the same body returns the stored decision with created=False;
+    with a different body it raises IdempotencyConflict. Concurrent duplicates rely on the
+    unique constraints: the loser gets the winner's row.
+    """
+    external_id: str = data["id"]
+    fingerprint = request_fingerprint(data)
+    existing = _existing_transaction(external_id=external_id, idempotency_key=idempotency_key)
+    if existing is not None:
+        return _replay(
+            existing=existing,
+            fingerprint=fingerprint,
+            external_id=external_id,
+            idempotency_key=idempotency_key,
+        )
+
+    account = _customer_and_account(data=data)
+    counterparty = _counterparty(data=data)
+    try:
+        with db_transaction.atomic():
+            txn = Transaction.objects.create(
+                external_id=external_id,
+                account=account,
+                counterparty=counterparty,
+                amount=Decimal(data["amount"]).quantize(CENT),
+                currency=(data.get("currency") or "AED").upper(),
+                transfer_type=data.get("transfer_type") or "",
+                country=(data.get("country") or "").upper(),
+                channel=data.get("channel") or "",
+                occurred_at=data["timestamp"],
+                received_at=timezone.now(),
+                idempotency_key=idempotency_key or None,
+                request_fingerprint=fingerprint,
+            )
+    except IntegrityError:
+        existing = _existing_transaction(external_id=external_id, idempotency_key=idempotency_key)
+        if existing is None:
+            raise
+        return _replay(
+            existing=existing,
+            fingerprint=fingerprint,
+            external_id=external_id,
+            idempotency_key=idempotency_key,
+        )
+    txn.account = account
+    txn.counterparty = counterparty
+    score = transaction_score(txn=txn)
+    return txn, score, True
