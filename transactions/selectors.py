@@ -16,3 +16,12 @@ def bank_totals() -> dict[str, int]:
 def account_history(*, account_id: int) -> QuerySet[Transaction]:
     """An account's transactions, oldest first (the order features are computed in)."""
     return Transaction.objects.filter(account_id=account_id).order_by("occurred_at", "id")
+
+
+def transactions_with_decisions() -> QuerySet[Transaction]:
+    """Transactions with what their lists and details show, newest first, in few queries."""
+    return (
+        Transaction.objects.select_related("account__customer", "counterparty", "score")
+        .prefetch_related("score__model_versions")
+        .order_by("-occurred_at", "-id")
+    )

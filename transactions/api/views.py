@@ -18,6 +18,7 @@ from transactions.api.serializers import (
 )
 from transactions.filtersets import TransactionFilterSet
 from transactions.models import Transaction
+from transactions.selectors import transactions_with_decisions
 from transactions.services import IdempotencyConflict, transaction_submit
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -37,11 +38,7 @@ class TransactionViewSet(
     lookup_value_regex = "[^/]+"
 
     def get_queryset(self) -> QuerySet[Transaction]:
-        return (
-            Transaction.objects.select_related("account__customer", "counterparty", "score")
-            .prefetch_related("score__model_versions")
-            .order_by("-occurred_at", "-id")
-        )
+        return transactions_with_decisions()
 
     def get_serializer_class(self) -> type:
         if self.action == "create":
