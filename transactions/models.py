@@ -106,7 +106,7 @@ class Transaction(models.Model):
     # (if it sent one) and a hash of the normalised request, to tell a replay from a
     # conflicting re-use of the same id or key.
     idempotency_key = models.CharField(max_length=128, unique=True, null=True, blank=True)
-    request_fingerprint = models.CharField(max_length=64, blank=True)
+    request_fingerprint = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         ordering = ["-occurred_at"]

@@ -17,6 +17,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="transaction",
             name="request_fingerprint",
-            field=models.CharField(blank=True, max_length=64),
+            field=models.CharField(blank=True, default="", max_length=64),
         ),
     ]
