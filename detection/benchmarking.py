@@ -12,20 +12,27 @@ a temporary directory and loaded back the way serving loads them, then measures
 * **naive**: the same single-transaction decision with the models called through their
   libraries (scikit-learn ``decision_function`` / ``predict_proba``, ``StandardScaler``
   and Keras ``predict``) instead of the exported numpy arrays;
-* peak resident memory (``ru_maxrss``) after each stage.
+* peak resident memory (``ru_maxrss``) after each stage;
+* **serving memory**: the peak resident memory of a separate Python process that loads
+  only the serving code (models from the written artifacts, rules, scoring engine; no
+  TensorFlow, no Django) and decides rows of the batch frame one at a time, without and
+  with SHAP. It always serves the freshly trained artifacts and the default limits.
 
 Imports TensorFlow (training, naive path): run it from a command, never from a web process.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import resource
+import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -62,6 +69,52 @@ DEFAULT_END = date(2026, 11, 1)
 TX_PER_CUSTOMER_DAY = 1.1  # what the demo generator produces, roughly
 MAX_TRAIN_ROWS = 200_000
 WARMUP_ROWS = 20
+SERVING_ROWS = 10_000  # decisions without SHAP in the serving-memory process
+SERVING_SHAP_ROWS = 1_000  # decisions with SHAP in the serving-memory process
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+# Run with `python -c` in a fresh process; argv[1] is a JSON object of paths.
+SERVING_SCRIPT = """
+import json, resource, sys, time
+from pathlib import Path
+
+import numpy as np
+
+from detection.ml.serving import ModelEnsemble
+from detection.rules.engine import RuleSet
+from detection.scoring.engine import ScoringEngine
+
+job = json.loads(sys.argv[1])
+started = time.perf_counter()
+ensemble, errors = ModelEnsemble.load(
+    {kind: Path(path) for kind, path in job["paths"].items()},
+    expected_feature_spec_hash=job["feature_spec_hash"],
+)
+if errors:
+    raise SystemExit(f"artifacts were refused: {errors}")
+engine = ScoringEngine(ensemble, RuleSet.defaults())
+rows = np.load(job["rows"])
+X, amounts = rows["X"], rows["amounts"].tolist()
+transfer_types, currencies = rows["transfer_types"].tolist(), rows["currencies"].tolist()
+for count, shap in ((job["decisions"], False), (job["shap_decisions"], True)):
+    for j in range(count):
+        i = j % len(X)
+        engine.decide(
+            X[i],
+            amount=amounts[i],
+            transfer_type=transfer_types[i],
+            currency=currencies[i],
+            explain_with_shap=shap,
+        )
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+peak_mb = peak / 2**20 if sys.platform == "darwin" else peak / 1024
+print(json.dumps({
+    "peak_rss_mb": peak_mb,
+    "seconds": time.perf_counter() - started,
+    "tensorflow_imported": "tensorflow" in sys.modules,
+    "django_imported": "django" in sys.modules,
+}))
+"""
 
 
 @dataclass
@@ -111,11 +164,15 @@ class TrainedModels:
     standard_scaler: Any  # scikit-learn StandardScaler with the served scaler's statistics
     served_scaler: Any
     seconds: float
+    artifact_paths: dict[str, Path] = field(default_factory=dict)  # gone unless out_dir
 
 
-def train_models(X: np.ndarray, y: np.ndarray, *, seed: int, ae_epochs: int) -> TrainedModels:
+def train_models(
+    X: np.ndarray, y: np.ndarray, *, seed: int, ae_epochs: int, out_dir: Path | None = None
+) -> TrainedModels:
     """Fit the three model kinds on (a time-ordered sample of) X, export them as serving
-    does, write the artifacts to a temporary directory and load them back."""
+    does, write the artifacts to `out_dir` (default: a temporary directory removed at
+    once) and load them back."""
     from sklearn.preprocessing import StandardScaler
 
     started = time.perf_counter()
@@ -134,8 +191,14 @@ def train_models(X: np.ndarray, y: np.ndarray, *, seed: int, ae_epochs: int) -> 
     if has_enough_labels(y_t):
         booster = train_supervised_estimator(X_t, y_t, seed=seed)
         served.append(build_served_supervised(booster, _manifest(SUPERVISED)))
-    with tempfile.TemporaryDirectory(prefix="secureflow-bench-") as out_dir:
-        paths = {model.kind: write_artifact(model, Path(out_dir)) for model in served}
+    if out_dir is None:
+        with tempfile.TemporaryDirectory(prefix="secureflow-bench-") as tmp:
+            paths = {model.kind: write_artifact(model, Path(tmp)) for model in served}
+            ensemble, errors = ModelEnsemble.load(
+                paths, expected_feature_spec_hash=FEATURE_SPEC_HASH
+            )
+    else:
+        paths = {model.kind: write_artifact(model, out_dir) for model in served}
         ensemble, errors = ModelEnsemble.load(paths, expected_feature_spec_hash=FEATURE_SPEC_HASH)
     if errors:
         raise RuntimeError(f"benchmark artifacts were refused: {errors}")
@@ -148,7 +211,57 @@ def train_models(X: np.ndarray, y: np.ndarray, *, seed: int, ae_epochs: int) -> 
         standard_scaler=standard,
         served_scaler=scaler,
         seconds=time.perf_counter() - started,
+        artifact_paths={kind: Path(path) for kind, path in paths.items()},
     )
+
+
+def measure_serving_memory(
+    artifact_paths: dict[str, Path],
+    X: np.ndarray,
+    *,
+    amounts: np.ndarray,
+    transfer_types: np.ndarray,
+    currencies: np.ndarray,
+    work_dir: Path,
+    decisions: int = SERVING_ROWS,
+    shap_decisions: int = SERVING_SHAP_ROWS,
+) -> dict[str, Any]:
+    """Peak RSS of a fresh process that loads only the serving code and the artifacts and
+    decides `decisions` rows without SHAP, then `shap_decisions` with (cycling over X)."""
+    rows_file = work_dir / "serving-rows.npz"
+    np.savez(
+        rows_file,
+        X=np.ascontiguousarray(X, dtype=np.float64),
+        amounts=np.asarray(amounts, dtype=np.float64),
+        transfer_types=np.array([str(t) for t in transfer_types], dtype=str),
+        currencies=np.array([str(c or "AED") for c in currencies], dtype=str),
+    )
+    job = {
+        "paths": {kind: str(path) for kind, path in artifact_paths.items()},
+        "feature_spec_hash": FEATURE_SPEC_HASH,
+        "rows": str(rows_file),
+        "decisions": decisions,
+        "shap_decisions": shap_decisions,
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", SERVING_SCRIPT, json.dumps(job)],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"serving-memory process failed: {done.stderr.strip()[-2000:]}")
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    return {
+        "peak_rss_mb": report["peak_rss_mb"],
+        "seconds": report["seconds"],
+        "decisions": decisions,
+        "shap_decisions": shap_decisions,
+        "tensorflow_imported": report["tensorflow_imported"],
+        "django_imported": report["django_imported"],
+    }
 
 
 def _feature_txns(frame: pd.DataFrame) -> list[FeatureTxn]:
@@ -246,7 +359,11 @@ def run_benchmark(
         label_delay_days=config.label_delay_days,
         feedback={},
     )
-    models = train_models(X_all, y, seed=config.seed, ae_epochs=config.ae_epochs)
+    artifacts = tempfile.TemporaryDirectory(prefix="secureflow-bench-")
+    artifact_dir = Path(artifacts.name)
+    models = train_models(
+        X_all, y, seed=config.seed, ae_epochs=config.ae_epochs, out_dir=artifact_dir
+    )
     served = ensemble if ensemble is not None else models.ensemble
     engine = ScoringEngine(served, rule_set or RuleSet.defaults())
     results["training"] = {
@@ -371,7 +488,26 @@ def run_benchmark(
         "decide_tx_per_second": n_batch / t_decide,
     }
     memory["after_batch_mb"] = max_rss_mb()
+
+    # --- serving memory, in a process of its own ---------------------------------------
+    say(f"serving process: {SERVING_ROWS:,} decisions, {SERVING_SHAP_ROWS:,} with SHAP")
+    tail = slice(max(0, n_batch - SERVING_ROWS), n_batch)
+    try:
+        serving = measure_serving_memory(
+            models.artifact_paths,
+            X[tail],
+            amounts=batch_frame["amount"].to_numpy(dtype=np.float64)[tail],
+            transfer_types=batch_frame["transfer_type"].to_numpy()[tail],
+            currencies=batch_frame["currency"].to_numpy()[tail],
+            work_dir=artifact_dir,
+        )
+    finally:
+        artifacts.cleanup()
+    results["serving"] = {k: v for k, v in serving.items() if not isinstance(v, bool)}
+    results["serving"]["peak_rss_mb"] = round(serving["peak_rss_mb"], 1)
     results["memory"] = {k: round(v, 1) for k, v in memory.items()}
+    results["memory"]["serving_peak_rss_mb"] = round(serving["peak_rss_mb"], 1)
+    results["serving_peak_rss_mb"] = results["memory"]["serving_peak_rss_mb"]
     return results
 
 
@@ -379,6 +515,7 @@ TARGETS = {
     "single p50 (ms)": ("single.no_shap.p50_ms", 0.3, "max"),
     "single p99 (ms)": ("single.no_shap.p99_ms", 1.0, "max"),
     "batch (tx/s)": ("batch.tx_per_second", 50_000, "min"),
+    "serving peak RSS (MiB)": ("serving_peak_rss_mb", 300, "max"),
 }
 
 
@@ -419,7 +556,12 @@ def format_results(results: dict[str, Any]) -> str:
         f"(features {b['features_seconds']:.2f} s = {b['features_tx_per_second']:,.0f} tx/s; "
         f"rules + models {b['decide_seconds']:.2f} s = {b['decide_tx_per_second']:,.0f} tx/s)",
         "",
-        "peak RSS (MiB): " + ", ".join(f"{k} {v:,.0f}" for k, v in mem.items()),
+        "peak RSS (MiB) of this benchmark process: "
+        + ", ".join(f"{k} {v:,.0f}" for k, v in mem.items() if k != "serving_peak_rss_mb"),
+        f"serving_peak_rss_mb {results['serving_peak_rss_mb']:,.1f}: peak RSS of a serving "
+        f"process (artifacts + rules + scoring engine) after "
+        f"{results['serving']['decisions']:,} decisions and "
+        f"{results['serving']['shap_decisions']:,} with SHAP",
         "",
     ]
     for label, (path, target, kind) in TARGETS.items():

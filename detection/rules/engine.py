@@ -6,7 +6,7 @@ attributes) or `RuleSet.defaults()`; get the current one with
 """
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any, Protocol
@@ -159,60 +159,96 @@ class RuleSet:
         f = features.tolist() if isinstance(features, np.ndarray) else features
         amount = float(amount)
         hits: list[RuleHit] = []
-        for index, limit, code, severity, window in self._velocity:
-            count = f[index]
-            if count > limit:
-                hits.append(
-                    RuleHit(
-                        code,
-                        severity,
-                        f"{ordinal(int(count))} transfer in {window}; "
-                        f"limit is {format_number(limit)}",
-                        count,
-                        limit,
-                    )
-                )
+        for entry in self._velocity:
+            if f[entry[0]] > entry[1]:
+                hits.append(_velocity_hit(entry, f[entry[0]]))
         per_type = self._amount.get(transfer_type)
         if per_type is not None and amount > per_type[0]:
-            limit, code, severity, name = per_type
-            hits.append(
-                RuleHit(
-                    code,
-                    severity,
-                    f"Amount {format_money(amount, currency)} is above the {name} limit of "
-                    f"{format_money(limit, currency)}",
-                    amount,
-                    limit,
-                )
-            )
+            hits.append(_amount_hit(per_type, amount, currency))
         if self._monthly is not None and f[_MTD] > self._monthly[0]:
-            limit, severity = self._monthly
-            hits.append(
-                RuleHit(
-                    MONTHLY_CAP,
-                    severity,
-                    f"Spending this month reaches {format_money(f[_MTD], currency)} with this "
-                    f"transfer, above the monthly cap of {format_money(limit, currency)}",
-                    f[_MTD],
-                    limit,
+            hits.append(_monthly_hit(self._monthly, f[_MTD], currency))
+        if self._dynamic is not None and f[_COUNT] >= self._dynamic[1]:
+            ceiling = f[_MEAN] + self._dynamic[0] * f[_STD]
+            if amount > ceiling:
+                hits.append(_dynamic_hit(self._dynamic, amount, ceiling, currency))
+        return hits
+
+    def evaluate_batch(
+        self,
+        X: np.ndarray,
+        *,
+        amounts: np.ndarray,
+        transfer_types: np.ndarray,
+        currencies: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, dict[int, list[RuleHit]]]:
+        """`evaluate` for every row of `X` at once.
+
+        Returns the strongest severity per row as an int array (0 no hit, 1 review,
+        2 block) and the hits of the rows that have any, keyed by row index, in the same
+        order and with the same sentences as `evaluate`. A row's currency is
+        ``str(currencies[i] or "AED")`` ("AED" when `currencies` is None)."""
+        X = np.asarray(X)
+        n = len(X)
+        amounts = np.asarray(amounts, dtype=np.float64)
+        transfer_types = np.asarray(transfer_types)
+        # per rule, in evaluate's order: rows that fire, severity rank, hit builder
+        rules: list[tuple[np.ndarray, Any, Callable[[int, str], RuleHit]]] = []
+        for entry in self._velocity:
+            count = _column(X, entry[0])
+            rules.append((count > entry[1], _rank(entry[3]), _velocity_builder(entry, count)))
+        if self._amount:
+            # a row has one transfer type, so at most one per-type limit applies to it
+            per_type_of = list(self._amount.values())
+            which = np.full(n, -1, dtype=np.int64)
+            rank = np.zeros(n, dtype=np.int8)
+            for j, (transfer_type, per_type) in enumerate(self._amount.items()):
+                fired = (transfer_types == transfer_type) & (amounts > per_type[0])
+                which[fired] = j
+                rank[fired] = _rank(per_type[2])
+            rules.append(
+                (
+                    which >= 0,
+                    rank,
+                    lambda i, currency: _amount_hit(
+                        per_type_of[which[i]], float(amounts[i]), currency
+                    ),
                 )
             )
-        if self._dynamic is not None and f[_COUNT] >= self._dynamic[1]:
-            k, _, severity = self._dynamic
-            ceiling = f[_MEAN] + k * f[_STD]
-            if amount > ceiling:
-                hits.append(
-                    RuleHit(
-                        DYNAMIC_K,
-                        severity,
-                        f"Amount {format_money(amount, currency)} is above this account's "
-                        f"usual ceiling of {format_money(ceiling, currency)} "
-                        f"(mean + {format_number(k)} × std)",
-                        amount,
-                        ceiling,
-                    )
+        if self._monthly is not None:
+            monthly, mtd = self._monthly, _column(X, _MTD)
+            rules.append(
+                (
+                    mtd > monthly[0],
+                    _rank(monthly[1]),
+                    lambda i, currency: _monthly_hit(monthly, float(mtd[i]), currency),
                 )
-        return hits
+            )
+        if self._dynamic is not None:
+            dynamic = self._dynamic
+            ceiling = _column(X, _MEAN) + dynamic[0] * _column(X, _STD)
+            rules.append(
+                (
+                    (_column(X, _COUNT) >= dynamic[1]) & (amounts > ceiling),
+                    _rank(dynamic[2]),
+                    lambda i, currency: _dynamic_hit(
+                        dynamic, float(amounts[i]), float(ceiling[i]), currency
+                    ),
+                )
+            )
+
+        severity = np.zeros(n, dtype=np.int8)
+        hits: dict[int, list[RuleHit]] = {}
+        if not rules:
+            return severity, hits
+        for fired, rank, _ in rules:
+            np.maximum(severity, np.where(fired, rank, 0).astype(np.int8), out=severity)
+        fired_matrix = np.column_stack([fired for fired, _, _ in rules])
+        builders = [build for _, _, build in rules]
+        rows = np.flatnonzero(fired_matrix.any(axis=1))
+        for i, row_fired in zip(rows.tolist(), fired_matrix[rows].tolist()):
+            currency = "AED" if currencies is None else str(currencies[i] or "AED")
+            hits[i] = [build(i, currency) for build, on in zip(builders, row_fired) if on]
+        return severity, hits
 
     @staticmethod
     def strongest(hits: Iterable[RuleHit]) -> str | None:
@@ -223,3 +259,64 @@ class RuleSet:
                 return BLOCK
             severity = REVIEW
         return severity
+
+
+def _rank(severity: str) -> int:
+    """Severity as `strongest` reads it: 2 for block, 1 for anything else."""
+    return 2 if severity == BLOCK else 1
+
+
+def _velocity_hit(entry: tuple, count: float) -> RuleHit:
+    _, limit, code, severity, window = entry
+    return RuleHit(
+        code,
+        severity,
+        f"{ordinal(int(count))} transfer in {window}; limit is {format_number(limit)}",
+        count,
+        limit,
+    )
+
+
+def _column(X: np.ndarray, index: int) -> np.ndarray:
+    return X[:, index].astype(np.float64, copy=False)
+
+
+def _velocity_builder(entry: tuple, column: np.ndarray) -> Callable[[int, str], RuleHit]:
+    return lambda i, currency: _velocity_hit(entry, float(column[i]))
+
+
+def _amount_hit(per_type: tuple, amount: float, currency: str) -> RuleHit:
+    limit, code, severity, name = per_type
+    return RuleHit(
+        code,
+        severity,
+        f"Amount {format_money(amount, currency)} is above the {name} limit of "
+        f"{format_money(limit, currency)}",
+        amount,
+        limit,
+    )
+
+
+def _monthly_hit(monthly: tuple, month_to_date: float, currency: str) -> RuleHit:
+    limit, severity = monthly
+    return RuleHit(
+        MONTHLY_CAP,
+        severity,
+        f"Spending this month reaches {format_money(month_to_date, currency)} with this "
+        f"transfer, above the monthly cap of {format_money(limit, currency)}",
+        month_to_date,
+        limit,
+    )
+
+
+def _dynamic_hit(dynamic: tuple, amount: float, ceiling: float, currency: str) -> RuleHit:
+    k, _, severity = dynamic
+    return RuleHit(
+        DYNAMIC_K,
+        severity,
+        f"Amount {format_money(amount, currency)} is above this account's "
+        f"usual ceiling of {format_money(ceiling, currency)} "
+        f"(mean + {format_number(k)} × std)",
+        amount,
+        ceiling,
+    )

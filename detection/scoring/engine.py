@@ -1,6 +1,7 @@
 """The scoring engine: feature vector(s) in, decision(s) out. No database access here."""
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,7 @@ SEVERITY_RANK = {"approve": 0, "review": 1, "block": 2}
 OUTCOMES = ("approve", "review", "block")
 # Which model explains a decision, in order of preference.
 EXPLAINERS = ("supervised", "isolation_forest", "autoencoder")
+NO_HITS: tuple[dict[str, Any], ...] = ()  # shared by every batch row without a rule hit
 
 
 @dataclass
@@ -36,7 +38,7 @@ class BatchDecisions:
     risk_score: np.ndarray
     outcome: np.ndarray  # of str
     model_scores: dict[str, np.ndarray]
-    rule_hits: list[list[dict[str, Any]]]
+    rule_hits: list[Sequence[dict[str, Any]]]  # per row; NO_HITS when none
 
 
 class ScoringEngine:
@@ -123,29 +125,21 @@ class ScoringEngine:
         transfer_types: np.ndarray,
         currencies: np.ndarray | None = None,
     ) -> BatchDecisions:
-        """Vectorised models and risk; rules row by row (a few microseconds each)."""
+        """Vectorised models, risk and rules; hit dicts are built only for rows with a
+        hit, the others share one empty tuple."""
         scores = self.ensemble.score(X) if self.ensemble else {}
         calibrated = {k: v for k, v in scores.items() if not k.endswith("_raw")}
         risk = combine_risk(calibrated) if calibrated else np.zeros(len(X))
         block_t = self.rule_set.block_threshold
         review_t = self.rule_set.review_threshold
         outcome_rank = np.where(risk >= block_t, 2, np.where(risk >= review_t, 1, 0))
-        hits_per_row: list[list[dict[str, Any]]] = []
-        evaluate = self.rule_set.evaluate
-        for i in range(len(X)):
-            currency = "AED" if currencies is None else str(currencies[i] or "AED")
-            hits = evaluate(
-                X[i],
-                amount=float(amounts[i]),
-                transfer_type=str(transfer_types[i]),
-                currency=currency,
-            )
-            if hits:
-                severity = self.rule_set.strongest(hits)
-                outcome_rank[i] = max(outcome_rank[i], SEVERITY_RANK[severity])
-                hits_per_row.append([h.as_dict() for h in hits])
-            else:
-                hits_per_row.append([])
+        rule_rank, hits = self.rule_set.evaluate_batch(
+            X, amounts=amounts, transfer_types=transfer_types, currencies=currencies
+        )
+        np.maximum(outcome_rank, rule_rank, out=outcome_rank)
+        hits_per_row: list[Sequence[dict[str, Any]]] = [NO_HITS] * len(X)
+        for i, row_hits in hits.items():
+            hits_per_row[i] = [h.as_dict() for h in row_hits]
         outcomes = np.array(OUTCOMES, dtype=object)[outcome_rank]
         return BatchDecisions(
             risk_score=risk, outcome=outcomes, model_scores=scores, rule_hits=hits_per_row

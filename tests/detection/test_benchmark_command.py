@@ -50,9 +50,13 @@ def test_benchmark_command_writes_positive_figures(tmp_path, capsys):
         assert batch[key] > 0
     assert all(v > 0 for v in results["memory"].values())
     assert set(results["training"]["models"]) >= {"isolation_forest", "autoencoder"}
+    serving = results["serving"]
+    assert results["serving_peak_rss_mb"] == results["memory"]["serving_peak_rss_mb"] > 0
+    assert (serving["decisions"], serving["shap_decisions"]) == (10_000, 1_000)
     numbers = dict(_positive_numbers(results))
     skipped = {".config.naive_rows", ".config.label_delay_days"}
     assert all(v > 0 for k, v in numbers.items() if k not in skipped), numbers
     printed = capsys.readouterr().out
     assert "speed-up over the naive path" in printed
     assert "batch:" in printed
+    assert "serving_peak_rss_mb" in printed
