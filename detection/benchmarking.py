@@ -106,8 +106,13 @@ for count, shap in ((job["decisions"], False), (job["shap_decisions"], True)):
             currency=currencies[i],
             explain_with_shap=shap,
         )
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-peak_mb = peak / 2**20 if sys.platform == "darwin" else peak / 1024
+try:  # this process's own peak: Linux carries ru_maxrss over from the parent across exec
+    status = Path("/proc/self/status").read_text()
+    peak_mb = next(int(l.split()[1]) for l in status.splitlines() if l.startswith("VmHWM:"))
+    peak_mb /= 1024
+except (OSError, StopIteration):
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak_mb = peak / 2**20 if sys.platform == "darwin" else peak / 1024
 print(json.dumps({
     "peak_rss_mb": peak_mb,
     "seconds": time.perf_counter() - started,
