@@ -94,6 +94,29 @@ def redis_url() -> str:
     return url
 
 
+def _delete_run_keys(url: str) -> None:
+    import redis
+
+    prefix = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", "")
+    assert prefix, "tests on Redis need a per-run key prefix (secureflow.settings.test)"
+    client = redis.Redis.from_url(url)
+    keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+    if keys:
+        client.delete(*keys)
+
+
+@pytest.fixture
+def redis_broker(redis_url) -> Iterator[str]:
+    """A Redis broker for a worker process: this test run's keys only, empty before and after.
+
+    Test runs side by side share the Redis server; each has its own key prefix (set in the
+    test settings and inherited by the workers it starts).
+    """
+    _delete_run_keys(redis_url)
+    yield redis_url
+    _delete_run_keys(redis_url)
+
+
 def database_url_for_subprocess() -> str:
     """The URL of the database the tests are using right now (the test database)."""
     from django.db import connection

@@ -9,6 +9,7 @@ from detection.features.spec import FEATURE_SPEC_HASH
 from detection.models import TransactionScore
 from detection.scoring.engine import Decision
 from detection.scoring.loader import get_engine
+from detection.signals import transaction_scored
 from transactions.choices import TransactionStatus
 from transactions.models import Transaction
 
@@ -60,4 +61,5 @@ def transaction_score(
     score.model_versions.set(decision.model_version_ids)
     txn.status = STATUS_FOR_OUTCOME[decision.outcome]
     txn.save(update_fields=["status"])
+    transaction_scored.send(sender=TransactionScore, score=score)
     return score

@@ -12,9 +12,22 @@ SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="") or get_random_secret_key()
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
+# One id per test run, inherited by the worker processes the tests start: test runs side
+# by side on one machine get their own test database and their own broker keys.
+TEST_RUN_ID = os.environ.setdefault("SECUREFLOW_TEST_RUN_ID", str(os.getpid()))
+
 # A file (not in-memory) SQLite test database, so that worker processes started by the
 # integration tests can share it.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     DATABASES["default"]["TEST"] = {  # noqa: F405
-        "NAME": str(VAR_DIR / f"test-secureflow-{os.getpid()}.sqlite3")
+        "NAME": str(VAR_DIR / f"test-secureflow-{TEST_RUN_ID}.sqlite3")
+    }
+else:
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": f"test_{DATABASES['default']['NAME']}_{TEST_RUN_ID}"  # noqa: F405
+    }
+if CELERY_BROKER_URL.startswith("redis"):  # noqa: F405
+    CELERY_BROKER_TRANSPORT_OPTIONS = {  # noqa: F405
+        **CELERY_BROKER_TRANSPORT_OPTIONS,  # noqa: F405
+        "global_keyprefix": f"sf-test-{TEST_RUN_ID}:",
     }

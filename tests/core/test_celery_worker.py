@@ -10,13 +10,12 @@ from tests.conftest import require, wait_for
 
 @pytest.mark.integration
 @pytest.mark.django_db(transaction=True)
-def test_worker_on_redis_runs_task_that_writes_database(redis_url, celery_worker_factory):
+def test_worker_on_redis_runs_task_that_writes_database(redis_broker, celery_worker_factory):
     from django.db import connection
 
     require(connection.vendor == "postgresql", "DATABASE_URL does not point at PostgreSQL")
-    broker = redis_url.rstrip("/").rsplit("/", 1)[0] + "/14"
+    broker = redis_broker
     with app.connection_for_write(broker) as conn:
-        conn.default_channel.client.flushdb()
         worker = celery_worker_factory(broker)
         worker_heartbeat.apply_async(connection=conn)
     beat = wait_for(lambda: WorkerHeartbeat.objects.first(), timeout=90, worker=worker)

@@ -16,7 +16,7 @@ from transactions.demo_data import generate_demo_bank
 @pytest.mark.integration
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_worker_trains_and_activates_model_versions(redis_url, celery_worker_factory, tmp_path):
+def test_worker_trains_and_activates_model_versions(redis_broker, celery_worker_factory, tmp_path):
     from django.db import connection
 
     require(connection.vendor == "postgresql", "DATABASE_URL does not point at PostgreSQL")
@@ -24,9 +24,8 @@ def test_worker_trains_and_activates_model_versions(redis_url, celery_worker_fac
         customers=220, days=50, seed=5, end=timezone.localdate() + timedelta(days=1)
     )
     bulk_load_frame(bank.transactions)
-    broker = redis_url.rstrip("/").rsplit("/", 1)[0] + "/13"
+    broker = redis_broker
     with app.connection_for_write(broker) as conn:
-        conn.default_channel.client.flushdb()
         worker = celery_worker_factory(broker, SECUREFLOW_MODEL_DIR=str(tmp_path / "models"))
         train_models.apply_async(kwargs={"seed": 3, "ae_epochs": 2}, connection=conn)
     wait_for(
