@@ -176,6 +176,44 @@ SPECTACULAR_SETTINGS = {
 # Where trained model artifacts live.
 SECUREFLOW_MODEL_DIR = Path(env.str("SECUREFLOW_MODEL_DIR", default=str(VAR_DIR / "models")))
 
+# E-mail: SMTP when EMAIL_HOST (or DJANGO_EMAIL_BACKEND) is set, the console otherwise.
+EMAIL_HOST = env.str("EMAIL_HOST", default="") or "localhost"
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="SecureFlow <alerts@localhost>")
+EMAIL_BACKEND = env.str(
+    "DJANGO_EMAIL_BACKEND",
+    default="django.core.mail.backends.smtp.EmailBackend"
+    if env.str("EMAIL_HOST", default="")
+    else "django.core.mail.backends.console.EmailBackend",
+)
+
+# Alerts (README "Alerts"): channel backends, SMS gateway / Twilio, webhook secret,
+# retries, rate limit, and the address links in alerts point to.
+SECUREFLOW_BASE_URL = env.str("SECUREFLOW_BASE_URL", default="http://127.0.0.1:8000")
+SECUREFLOW_ALERT_EMAIL_BACKEND = env.str("SECUREFLOW_ALERT_EMAIL_BACKEND", default="")
+SECUREFLOW_ALERT_SMS_BACKEND = env.str("SECUREFLOW_ALERT_SMS_BACKEND", default="")
+SECUREFLOW_ALERT_WEBHOOK_BACKEND = env.str("SECUREFLOW_ALERT_WEBHOOK_BACKEND", default="")
+SECUREFLOW_SMS_GATEWAY_URL = env.str("SECUREFLOW_SMS_GATEWAY_URL", default="")
+SECUREFLOW_SMS_GATEWAY_TOKEN = env.str("SECUREFLOW_SMS_GATEWAY_TOKEN", default="")
+TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+TWILIO_FROM = env.str("TWILIO_FROM", default="")
+TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="https://api.twilio.com")
+SECUREFLOW_WEBHOOK_SECRET = env.str("SECUREFLOW_WEBHOOK_SECRET", default="")
+SECUREFLOW_ALERT_HTTP_TIMEOUT = env.float("SECUREFLOW_ALERT_HTTP_TIMEOUT", default=5.0)
+SECUREFLOW_ALERT_MAX_ATTEMPTS = env.int("SECUREFLOW_ALERT_MAX_ATTEMPTS", default=5)
+SECUREFLOW_ALERT_RETRY_BASE_SECONDS = env.float("SECUREFLOW_ALERT_RETRY_BASE_SECONDS", default=30.0)
+SECUREFLOW_ALERT_RETRY_MAX_SECONDS = env.float("SECUREFLOW_ALERT_RETRY_MAX_SECONDS", default=900.0)
+SECUREFLOW_ALERT_RATE_LIMIT = env.int("SECUREFLOW_ALERT_RATE_LIMIT", default=10)
+SECUREFLOW_ALERT_RATE_WINDOW_SECONDS = env.float(
+    "SECUREFLOW_ALERT_RATE_WINDOW_SECONDS", default=60.0
+)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -187,4 +225,5 @@ LOGGING = {
 
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "secureflow.core.tasks.worker_heartbeat", "schedule": 30.0},
+    "alerts-requeue-due": {"task": "alerts.tasks.requeue_due_deliveries", "schedule": 60.0},
 }

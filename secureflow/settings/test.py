@@ -10,7 +10,10 @@ from .base import VAR_DIR, env
 DEBUG = False
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="") or get_random_secret_key()
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# In memory unless a test starts a worker against a real SMTP server (DJANGO_EMAIL_BACKEND).
+EMAIL_BACKEND = env.str(
+    "DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.locmem.EmailBackend"
+)
 
 # One id per test run, inherited by the worker processes the tests start: test runs side
 # by side on one machine get their own test database and their own broker keys.

@@ -1,0 +1,28 @@
+from rest_framework import serializers
+
+from alerts.models import AlertDelivery
+
+
+class AlertDeliverySerializer(serializers.ModelSerializer):
+    transaction = serializers.CharField(source="transaction.external_id", read_only=True)
+    recipient = serializers.CharField(source="recipient.username", default=None, read_only=True)
+    rule = serializers.CharField(source="rule.name", default=None, read_only=True)
+
+    class Meta:
+        model = AlertDelivery
+        fields = [
+            "id",
+            "transaction",
+            "channel",
+            "destination",
+            "recipient",
+            "subscription",
+            "rule",
+            "status",
+            "reason",
+            "attempts",
+            "last_error",
+            "queued_at",
+            "sent_at",
+        ]
+        read_only_fields = fields
