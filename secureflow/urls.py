@@ -12,6 +12,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", core_views.home, name="home"),
+    path("cases/", include("cases.urls")),
     path("alerts/", include("alerts.urls")),
     path("api/v1/", include("secureflow.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

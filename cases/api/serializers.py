@@ -1,9 +1,10 @@
-"""API shapes for feedback labels posted by bank systems."""
+"""API shapes for feedback labels posted by bank systems and for cases."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from cases.choices import LabelSource
-from cases.models import FeedbackLabel
+from cases.models import Case, CaseEvent, FeedbackLabel
 from transactions.models import Transaction
 
 # Investigator decisions are recorded through the case workflow, not posted as feedback.
@@ -45,3 +46,92 @@ class FeedbackLabelSerializer(serializers.ModelSerializer):
             "created_at",
         ]
         read_only_fields = fields
+
+
+class CaseEventSerializer(serializers.ModelSerializer):
+    actor = serializers.CharField(
+        source="actor.get_username", read_only=True, default=None, allow_null=True
+    )
+
+    class Meta:
+        model = CaseEvent
+        fields = ["id", "kind", "actor", "before", "after", "note", "created_at"]
+        read_only_fields = fields
+
+
+class CaseSerializer(serializers.ModelSerializer):
+    transaction = serializers.CharField(source="transaction.external_id", read_only=True)
+    account = serializers.CharField(source="transaction.account.number", read_only=True)
+    customer = serializers.CharField(
+        source="transaction.account.customer.external_id", read_only=True
+    )
+    counterparty = serializers.CharField(
+        source="transaction.counterparty.identifier",
+        read_only=True,
+        default=None,
+        allow_null=True,
+    )
+    transaction_status = serializers.CharField(source="transaction.status", read_only=True)
+    assignee = serializers.CharField(
+        source="assignee.get_username", read_only=True, default=None, allow_null=True
+    )
+    rule_codes = serializers.ListField(
+        source="rule_code_list", child=serializers.CharField(), read_only=True
+    )
+    overdue = serializers.BooleanField(source="is_overdue", read_only=True)
+
+    class Meta:
+        model = Case
+        fields = [
+            "id",
+            "transaction",
+            "account",
+            "customer",
+            "counterparty",
+            "transaction_status",
+            "status",
+            "resolution",
+            "outcome",
+            "risk_score",
+            "amount",
+            "currency",
+            "priority",
+            "rule_codes",
+            "occurred_at",
+            "assignee",
+            "opened_at",
+            "sla_due_at",
+            "overdue",
+            "closed_at",
+            "version",
+        ]
+        read_only_fields = fields
+
+
+class CaseDetailSerializer(CaseSerializer):
+    reasons = serializers.SerializerMethodField()
+    rule_hits = serializers.SerializerMethodField()
+    contributions = serializers.SerializerMethodField()
+    events = CaseEventSerializer(many=True, read_only=True)
+
+    class Meta(CaseSerializer.Meta):
+        fields = [*CaseSerializer.Meta.fields, "reasons", "rule_hits", "contributions", "events"]
+        read_only_fields = fields
+
+    def _score(self, case: Case) -> object | None:
+        return getattr(case.transaction, "score", None)
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_reasons(self, case: Case) -> list:
+        score = self._score(case)
+        return list(score.reasons or []) if score else []
+
+    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
+    def get_rule_hits(self, case: Case) -> list:
+        score = self._score(case)
+        return list(score.rule_hits or []) if score else []
+
+    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
+    def get_contributions(self, case: Case) -> list:
+        score = self._score(case)
+        return list(score.contributions or []) if score else []

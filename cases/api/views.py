@@ -1,11 +1,21 @@
-"""Feedback API: chargebacks, customer confirmations and other labels from bank systems."""
+"""Feedback API (chargebacks, customer confirmations and other labels from bank systems)
+and the read-only cases API."""
 
+from django.db.models import Prefetch, QuerySet
 from drf_spectacular.utils import extend_schema
-from rest_framework import status, viewsets
+from rest_framework import mixins, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from cases.api.serializers import FeedbackCreateSerializer, FeedbackLabelSerializer
+from cases.api.serializers import (
+    CaseDetailSerializer,
+    CaseSerializer,
+    FeedbackCreateSerializer,
+    FeedbackLabelSerializer,
+)
+from cases.filtersets import CaseFilterSet
+from cases.models import Case, CaseEvent
+from cases.selectors import case_queue
 from cases.services import feedback_label_create
 from secureflow.core.permissions import IsInvestigator, IsSecureflowAdmin
 
@@ -32,3 +42,26 @@ class FeedbackViewSet(viewsets.GenericViewSet):
             note=data["note"],
         )
         return Response(FeedbackLabelSerializer(label).data, status=status.HTTP_201_CREATED)
+
+
+class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """The case queue for bank systems and reports: the same filters and sorting as the
+    investigators' queue page (CaseFilterSet). Read only: decisions are made on the case
+    page, where the version check protects against overwriting a colleague's work."""
+
+    permission_classes = [IsInvestigator | IsSecureflowAdmin]
+    filterset_class = CaseFilterSet
+
+    def get_queryset(self) -> QuerySet[Case]:
+        if self.action == "retrieve":
+            return (
+                case_queue()
+                .select_related("transaction__score")
+                .prefetch_related(
+                    Prefetch("events", queryset=CaseEvent.objects.select_related("actor"))
+                )
+            )
+        return case_queue()
+
+    def get_serializer_class(self) -> type:
+        return CaseDetailSerializer if self.action == "retrieve" else CaseSerializer

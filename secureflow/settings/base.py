@@ -176,6 +176,12 @@ SPECTACULAR_SETTINGS = {
 # Where trained model artifacts live.
 SECUREFLOW_MODEL_DIR = Path(env.str("SECUREFLOW_MODEL_DIR", default=str(VAR_DIR / "models")))
 
+# Cases: hours an investigator has to decide a case, by the outcome that opened it.
+SECUREFLOW_CASE_SLA_HOURS = {
+    "review": env.float("SECUREFLOW_CASE_SLA_REVIEW_HOURS", default=24.0),
+    "block": env.float("SECUREFLOW_CASE_SLA_BLOCK_HOURS", default=4.0),
+}
+
 # E-mail: SMTP when EMAIL_HOST (or DJANGO_EMAIL_BACKEND) is set, the console otherwise.
 EMAIL_HOST = env.str("EMAIL_HOST", default="") or "localhost"
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)

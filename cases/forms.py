@@ -1,0 +1,97 @@
+"""Forms behind the case page's actions and the queue's bulk actions."""
+
+from typing import Any
+
+from django import forms
+from django.contrib.auth import get_user_model
+
+from cases.choices import CaseAction, CaseResolution
+from cases.selectors import investigators
+
+NOTE_MAX_LENGTH = 4000
+
+
+class InvestigatorChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        full_name = obj.get_full_name() if hasattr(obj, "get_full_name") else ""
+        username = obj.get_username()
+        return f"{full_name} ({username})" if full_name else username
+
+
+class CaseActionForm(forms.Form):
+    """One action on one case, with the version of the case the investigator saw."""
+
+    action = forms.ChoiceField(choices=CaseAction.choices)
+    version = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
+    note = forms.CharField(
+        required=False, max_length=NOTE_MAX_LENGTH, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    assignee = InvestigatorChoiceField(
+        queryset=get_user_model().objects.none(), required=False, empty_label="Choose…"
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].queryset = investigators()
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        action = data.get("action")
+        if action == CaseAction.ASSIGN and not data.get("assignee"):
+            self.add_error("assignee", "Choose whom to assign the case to.")
+        if action == CaseAction.NOTE and not (data.get("note") or "").strip():
+            self.add_error("note", "Write the note first.")
+        return data
+
+
+class BulkSelectionField(forms.MultipleChoiceField):
+    """Checked rows of the queue, each 'case id:version' (the version shown on the page)."""
+
+    def to_python(self, value: Any) -> list[str]:
+        return [str(v) for v in (value or [])]
+
+    def validate(self, value: list[str]) -> None:
+        if self.required and not value:
+            raise forms.ValidationError("Select at least one case.", code="required")
+
+    def clean(self, value: Any) -> dict[int, int | None]:
+        tokens = super().clean(value)
+        selections: dict[int, int | None] = {}
+        for token in tokens:
+            case_id, _, version = token.partition(":")
+            try:
+                selections[int(case_id)] = int(version) if version else None
+            except ValueError:
+                raise forms.ValidationError(
+                    f"'{token}' is not a case selection.", code="invalid"
+                ) from None
+        return selections
+
+
+class BulkActionForm(forms.Form):
+    ASSIGN = "assign"
+    CLOSE = "close"
+
+    action = forms.ChoiceField(choices=[(ASSIGN, "Assign"), (CLOSE, "Close")])
+    cases = BulkSelectionField()
+    assignee = InvestigatorChoiceField(
+        queryset=get_user_model().objects.none(), required=False, empty_label="Assign to…"
+    )
+    resolution = forms.ChoiceField(choices=CaseResolution.choices, required=False)
+    note = forms.CharField(required=False, max_length=NOTE_MAX_LENGTH)
+    next = forms.CharField(required=False, max_length=2000)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].queryset = investigators()
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("action") == self.ASSIGN and not data.get("assignee"):
+            self.add_error("assignee", "Choose whom to assign the cases to.")
+        if data.get("action") == self.CLOSE:
+            if not data.get("resolution"):
+                self.add_error("resolution", "Choose legitimate or confirmed fraud.")
+            if not (data.get("note") or "").strip():
+                self.add_error("note", "Closing cases in bulk needs a note.")
+        return data

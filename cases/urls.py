@@ -1,0 +1,13 @@
+from django.urls import path
+
+from cases import views
+
+app_name = "cases"
+
+urlpatterns = [
+    path("", views.queue, name="queue"),
+    path("claim-next/", views.claim_next, name="claim-next"),
+    path("bulk/", views.bulk, name="bulk"),
+    path("<int:pk>/", views.detail, name="detail"),
+    path("<int:pk>/action/", views.action, name="action"),
+]
