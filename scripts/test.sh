@@ -7,6 +7,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh --dev
+# The browser tests drive Debian's Chromium (never a downloaded browser). Install it when
+# missing and this user may; otherwise those tests report why they did not run.
+if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  echo "==> Installing Chromium for the browser tests (Debian package)"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+    || echo "    Chromium could not be installed; browser tests will say so."
+fi
 export DJANGO_SETTINGS_MODULE=secureflow.settings.test
 
 echo "==> ruff"

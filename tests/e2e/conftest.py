@@ -1,0 +1,107 @@
+"""Browser tests: real Chromium (Debian's package) driven by Playwright against a live server.
+
+Screenshots of every page visited land in test-artifacts/ at the top of the repository.
+"""
+
+import os
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+
+from tests.conftest import ROOT, require
+
+CHROMIUM = Path(os.environ.get("SECUREFLOW_CHROMIUM", "/usr/bin/chromium"))
+ARTIFACTS = ROOT / "test-artifacts"
+# Chromium flags for a closed network: no background calls to outside hosts.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+# Playwright's sync API runs an event loop in the test thread; the test itself only
+# prepares data through the ORM between browser steps.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator:
+    require(CHROMIUM.exists(), f"Chromium not installed at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, live_server) -> Iterator:
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1360, "height": 900})
+    context.set_default_timeout(20_000)
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield pg
+    context.close()
+    assert not errors, f"JavaScript errors on the pages: {errors}"
+
+
+def screenshot(pg, name: str) -> Path:
+    """Save a full-page screenshot under test-artifacts/ and return its path."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{re.sub(r'[^a-z0-9_-]+', '-', name.lower())}.png"
+    pg.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def log_in(pg, username: str, password: str) -> None:
+    pg.goto("/accounts/login/")
+    pg.get_by_label("Username").fill(username)
+    pg.get_by_label("Password").fill(password)
+    pg.get_by_role("button", name=re.compile("log in", re.I)).click()
+    pg.wait_for_url(lambda url: "/accounts/login/" not in url)
+
+
+@pytest.fixture
+def trained_bank(transactional_db, tmp_path, settings):
+    """A small demo bank ending today, with trained model versions active."""
+    from detection.model_training import models_train
+    from detection.scoring.loader import reset_engine
+    from transactions.bulk_load import bulk_load_frame
+    from transactions.demo_data import generate_demo_bank
+
+    settings.SECUREFLOW_MODEL_DIR = tmp_path / "models"
+    bank = generate_demo_bank(
+        customers=150, days=40, seed=11, end=timezone.localdate() + timedelta(days=1)
+    )
+    bulk_load_frame(bank.transactions)
+    models_train(seed=3, ae_epochs=2)
+    reset_engine()
+    yield bank
+    reset_engine()
+
+
+@pytest.fixture
+def worker_for_live_server(celery_worker_factory, settings):
+    """A real Celery worker process consuming the broker the live server enqueues to."""
+    broker = settings.CELERY_BROKER_URL
+    if broker.startswith("redis"):
+        return celery_worker_factory(
+            broker, SECUREFLOW_MODEL_DIR=str(settings.SECUREFLOW_MODEL_DIR)
+        )
+    return celery_worker_factory(
+        broker,
+        SECUREFLOW_VAR_DIR=str(settings.VAR_DIR),
+        SECUREFLOW_MODEL_DIR=str(settings.SECUREFLOW_MODEL_DIR),
+    )
