@@ -105,6 +105,7 @@ def bulk_load_frame(
     accounts: pd.DataFrame | None = None,
     counterparties: pd.DataFrame | None = None,
     status: str = TransactionStatus.APPROVED,
+    import_batch_id: int | None = None,
     using: str = "default",
 ) -> LoadResult:
     """Insert the frame's transactions (and any customers, accounts and counterparties
@@ -115,6 +116,9 @@ def bulk_load_frame(
     customers: external_id, name, email, phone, home_country;
     accounts: number, customer, account_type, currency, opened_at;
     counterparties: identifier, kind, name, country.
+
+    A `status` column in the frame gives each row its own status (blank: `status`);
+    `import_batch_id` links the inserted transactions to their ImportBatch.
     """
     started = time.perf_counter()
     data = canonical_frame(frame)
@@ -131,7 +135,12 @@ def bulk_load_frame(
             connection, data, counterparties
         )
         inserted = _insert_transactions(
-            connection, data, account_ids, counterparty_ids, status=status
+            connection,
+            data,
+            account_ids,
+            counterparty_ids,
+            status=status,
+            import_batch_id=import_batch_id,
         )
     if connection.vendor == "postgresql" and inserted > 50_000:
         with connection.cursor() as cursor:
@@ -144,6 +153,33 @@ def bulk_load_frame(
         counterparties_created=counterparties_created,
         seconds=time.perf_counter() - started,
     )
+
+
+@dataclass(frozen=True)
+class EntityResult:
+    customers_created: int
+    accounts_created: int
+    counterparties_created: int
+
+
+def ensure_entities(frame: pd.DataFrame, *, using: str = "default") -> EntityResult:
+    """Create the customers, accounts and counterparties a clean canonical frame names
+    (existing ones are left alone), in one database transaction, without inserting its
+    transactions. Loading the frame afterwards then only inserts transactions."""
+    data = canonical_frame(frame)
+    connection = connections[using]
+    with transaction.atomic(using=using):
+        customer_ids, customers_created = _ensure_customers(connection, data, None)
+        _, accounts_created = _ensure_accounts(connection, data, None, customer_ids)
+        _, counterparties_created = _ensure_counterparties(connection, data, None)
+    return EntityResult(customers_created, accounts_created, counterparties_created)
+
+
+def key_ids(
+    model: type[models.Model], key: str, keys: list[str], *, using: str = "default"
+) -> dict[str, int]:
+    """{key value: primary key} of the stored rows of `model` whose `key` is in `keys`."""
+    return _key_ids(connections[using], model, key, keys)
 
 
 @contextmanager
@@ -200,6 +236,14 @@ def canonical_frame(frame: pd.DataFrame) -> pd.DataFrame:
         text["channel"],
     )
 
+    if "status" in frame.columns:
+        text["status"] = _clean_text(frame["status"], "lower")
+        _reject(
+            (text["status"] != "") & ~np.isin(text["status"], list(TransactionStatus.values)),
+            "status",
+            f"is not one of {', '.join(TransactionStatus.values)}",
+            text["status"],
+        )
     out = pd.DataFrame(text)
     out["timestamp"] = _timestamps(frame["timestamp"])
     _reject(out["timestamp"].isna(), "timestamp", "is not a timestamp", frame["timestamp"])
@@ -486,6 +530,7 @@ def _insert_transactions(
     counterparty_ids: dict[str, int],
     *,
     status: str,
+    import_batch_id: int | None = None,
 ) -> int:
     label = data["label"].to_numpy()
     source_label = np.full(len(data), None, dtype=object)
@@ -493,6 +538,10 @@ def _insert_transactions(
     source_label[label == 0.0] = False
     counterparty = data["counterparty"].map(counterparty_ids)
     stamps = pd.DatetimeIndex(data["timestamp"])
+    statuses = np.full(len(data), status, dtype=object)
+    if "status" in data.columns:
+        given = data["status"].to_numpy(dtype=object)
+        statuses = np.where(given != "", given, statuses)
     return _insert(
         connection,
         Transaction,
@@ -508,9 +557,10 @@ def _insert_transactions(
             "channel": data["channel"],
             "occurred_at": stamps,
             "received_at": stamps,
-            "status": np.full(len(data), status, dtype=object),
+            "status": statuses,
             "source_label": source_label,
             "source_scenario": data["scenario"],
+            "import_batch_id": _Constant(import_batch_id),
         },
     )
 
@@ -694,9 +744,10 @@ def _existing_keys_postgres(
                 [keys],
             )
             return {row[0] for row in cursor.fetchall()}
+        key_type = "bigint" if isinstance(keys[0], int) else "text"
         cursor.execute("DROP TABLE IF EXISTS sf_bulk_keys")
-        cursor.execute("CREATE TEMPORARY TABLE sf_bulk_keys (key text)")
-        buffer = io.StringIO("\n".join(_copy_text(keys)) + "\n")
+        cursor.execute(f"CREATE TEMPORARY TABLE sf_bulk_keys (key {key_type})")
+        buffer = io.StringIO("\n".join(map(str, _copy_text(keys))) + "\n")
         cursor.cursor.copy_expert("COPY sf_bulk_keys (key) FROM STDIN", buffer)
         cursor.execute(
             f"SELECT k.key FROM sf_bulk_keys k JOIN {table} t ON t.{conflict} = k.key"  # noqa: S608

@@ -47,3 +47,31 @@ class CounterpartyKind(models.TextChoices):
     ACCOUNT = "account", "Beneficiary account"
     MERCHANT = "merchant", "Merchant"
     TERMINAL = "terminal", "Terminal"
+
+
+class BatchSource(models.TextChoices):
+    UPLOAD = "upload", "Web upload"
+    API = "api", "API"
+    CLI = "cli", "Command line"
+
+
+class BatchFormat(models.TextChoices):
+    CSV = "csv", "CSV"
+    JSON = "json", "JSON"
+
+
+class BatchMode(models.TextChoices):
+    SCORE = "score", "Import and score"
+    IMPORT = "import", "Import only"
+
+
+class BatchStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class ChunkStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DONE = "done", "Done"

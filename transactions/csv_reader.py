@@ -6,8 +6,10 @@ the same file are returned; received = accepted + rejected always holds.
 
 import csv
 import io
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -131,18 +133,86 @@ def read_transactions_csv(
         rows.append(record)
         lines.append(line)
 
+    return _parse_rows(
+        header, rows, lines, errors, received, mapping, default_timezone, delimiter == ","
+    )
+
+
+def read_transactions_records(
+    records: list[Any],
+    mapping: ColumnMapping | None = None,
+    *,
+    default_timezone: str = "Asia/Dubai",
+) -> ParsedTransactions:
+    """Read transactions given as JSON objects (one per transaction, canonical keys or the
+    mapping's source names). A row's "line" is its position in the list (the first is 1).
+    Values may be strings, numbers, booleans or null; an item that is not an object, or a
+    value that is a list or an object, rejects the row."""
+    mapping = mapping or ColumnMapping()
+    header: list[str] = []
+    seen: set[str] = set()
+    for item in records:
+        if isinstance(item, dict):
+            for key in item:
+                if key not in seen:
+                    seen.add(key)
+                    header.append(str(key))
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    errors: list[RowError] = []
+    for position, item in enumerate(records, start=1):
+        if not isinstance(item, dict):
+            errors.append(
+                RowError(position, "*", "is not an object of transaction fields", _short(item))
+            )
+            continue
+        bad = [k for k, v in item.items() if isinstance(v, dict | list)]
+        if bad:
+            errors.extend(
+                RowError(position, k, "must be a string, a number or null", _short(item[k]))
+                for k in bad
+            )
+            continue
+        rows.append([_json_text(item.get(name)) for name in header])
+        lines.append(position)
+    return _parse_rows(header, rows, lines, errors, len(records), mapping, default_timezone, False)
+
+
+def _json_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return str(value)
+
+
+def _short(value: Any) -> str:
+    return json.dumps(value, default=str)[:80]
+
+
+def _parse_rows(
+    header: list[str],
+    rows: list[list[str]],
+    lines: list[int],
+    errors: list[RowError],
+    received: int,
+    mapping: ColumnMapping,
+    default_timezone: str,
+    delimiter_is_comma: bool,
+) -> ParsedTransactions:
     source_frame = pd.DataFrame(rows, columns=header, dtype=object)
     frame = _select_columns(source_frame, header, mapping)
     frame["line"] = np.asarray(lines, dtype=np.int64)
-    good, row_errors = _validate(frame, mapping, default_timezone, delimiter)
+    good, row_errors = _validate(frame, mapping, default_timezone, delimiter_is_comma)
     errors.extend(row_errors)
     errors.sort(key=lambda e: (e.line, e.column))
     return ParsedTransactions(frame=good, errors=errors, received=received)
 
 
-def _select_columns(
-    source: pd.DataFrame, header: list[str], mapping: ColumnMapping
-) -> pd.DataFrame:
+def check_header(header: list[str], mapping: ColumnMapping) -> None:
+    """Raise CsvFormatError naming the required columns the header lacks."""
     missing = [
         f"'{c}'" + (f" (mapped from '{mapping.source_column(c)}')" if c in mapping.columns else "")
         for c in REQUIRED_COLUMNS
@@ -152,6 +222,23 @@ def _select_columns(
         raise CsvFormatError(
             f"missing required column(s) {', '.join(missing)}; the header has: {', '.join(header)}"
         )
+
+
+def read_header(head: bytes, mapping: ColumnMapping | None = None) -> tuple[list[str], str]:
+    """The header row and the delimiter of a CSV file from its first bytes."""
+    mapping = mapping or ColumnMapping()
+    text = decode_bytes(head, mapping.encoding)
+    if not text.strip():
+        raise CsvFormatError("the file is empty (no header row)")
+    delimiter = mapping.delimiter or sniff_delimiter(text)
+    first = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), [])
+    return [column.strip() for column in first], delimiter
+
+
+def _select_columns(
+    source: pd.DataFrame, header: list[str], mapping: ColumnMapping
+) -> pd.DataFrame:
+    check_header(header, mapping)
     out = pd.DataFrame(index=source.index)
     for column in CANONICAL_COLUMNS:
         name = mapping.source_column(column)
@@ -203,7 +290,7 @@ def _parse_amounts(values: pd.Series, decimal: str | None, delimiter_is_comma: b
 
 
 def _validate(
-    frame: pd.DataFrame, mapping: ColumnMapping, default_tz: str, delimiter: str
+    frame: pd.DataFrame, mapping: ColumnMapping, default_tz: str, delimiter_is_comma: bool
 ) -> tuple[pd.DataFrame, list[RowError]]:
     errors: list[RowError] = []
     bad = np.zeros(len(frame), dtype=bool)
@@ -246,7 +333,7 @@ def _validate(
         f"is not a valid date-time (expected {expected})",
     )
 
-    amounts = _parse_amounts(frame["amount"], mapping.decimal, delimiter == ",")
+    amounts = _parse_amounts(frame["amount"], mapping.decimal, delimiter_is_comma)
     reject(amounts.isna() & (frame["amount"] != ""), "amount", "is not a number")
     reject(amounts < 0, "amount", "must be zero or more")
     reject(amounts >= MAX_AMOUNT, "amount", "is too large")

@@ -2,6 +2,7 @@
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -10,7 +11,12 @@ from secureflow.core.models import TimeStampedModel
 from transactions.choices import (
     AccountStatus,
     AccountType,
+    BatchFormat,
+    BatchMode,
+    BatchSource,
+    BatchStatus,
     Channel,
+    ChunkStatus,
     CounterpartyKind,
     TransactionStatus,
     TransferType,
@@ -107,6 +113,14 @@ class Transaction(models.Model):
     # conflicting re-use of the same id or key.
     idempotency_key = models.CharField(max_length=128, unique=True, null=True, blank=True)
     request_fingerprint = models.CharField(max_length=64, blank=True, default="")
+    # The batch (file or JSON array) that brought the transaction in, if any.
+    import_batch = models.ForeignKey(
+        "ImportBatch",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="transactions",
+    )
 
     class Meta:
         ordering = ["-occurred_at"]
@@ -121,3 +135,126 @@ class Transaction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.external_id} {self.amount} {self.currency}"
+
+
+class ImportMapping(TimeStampedModel):
+    """A named column mapping (transactions/csv_schema.py format) for one bank's export."""
+
+    name = models.CharField(max_length=80, unique=True)
+    description = models.TextField(blank=True)
+    mapping = models.JSONField(default=dict, help_text="Same format as a mapping JSON file.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ImportBatch(models.Model):
+    """One file (or JSON array) of transactions imported, and optionally scored, in chunks.
+
+    Counts: rows_total = rows_imported + rows_duplicate + rows_rejected once the batch is
+    done. Rejected rows are listed (row, column, reason) in the error file; duplicates are
+    rows whose transaction id was already stored (they are neither imported again nor
+    re-scored). rows_done counts the rows handled so far (progress)."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="import_batches",
+    )
+    source = models.CharField(max_length=8, choices=BatchSource.choices)
+    input_format = models.CharField(
+        max_length=8, choices=BatchFormat.choices, default=BatchFormat.CSV
+    )
+    mode = models.CharField(max_length=8, choices=BatchMode.choices, default=BatchMode.SCORE)
+    original_filename = models.CharField(max_length=255, blank=True)
+    mapping_name = models.CharField(max_length=80, blank=True)
+    mapping = models.JSONField(default=dict, blank=True, help_text="The mapping used.")
+    status = models.CharField(
+        max_length=8, choices=BatchStatus.choices, default=BatchStatus.QUEUED, db_index=True
+    )
+    chunk_size = models.PositiveIntegerField()
+    input_bytes = models.BigIntegerField(default=0)
+    rows_total = models.PositiveIntegerField(default=0)
+    rows_done = models.PositiveIntegerField(default=0)
+    rows_imported = models.PositiveIntegerField(default=0)
+    rows_rejected = models.PositiveIntegerField(default=0)
+    rows_duplicate = models.PositiveIntegerField(default=0)
+    rows_scored = models.PositiveIntegerField(default=0)
+    rows_flagged = models.PositiveIntegerField(default=0)
+    chunks_total = models.PositiveIntegerField(default=0)
+    chunks_done = models.PositiveIntegerField(default=0)
+    # {"by_column": {column: count}, "first": [{line, column, reason, value}, ...]}
+    error_summary = models.JSONField(default=dict, blank=True)
+    error_message = models.TextField(blank=True, help_text="Why the batch failed.")
+    input_path = models.CharField(max_length=500)
+    errors_path = models.CharField(max_length=500, blank=True)
+    stage_path = models.CharField(max_length=500, blank=True)
+    timings = models.JSONField(default=dict, blank=True)  # seconds per phase
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    prepared_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "import batches"
+
+    def __str__(self) -> str:
+        name = self.original_filename or f"{self.get_input_format_display()} batch"
+        return f"#{self.pk} {name} ({self.get_status_display()})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (BatchStatus.DONE, BatchStatus.FAILED)
+
+    @property
+    def scores(self) -> bool:
+        return self.mode == BatchMode.SCORE
+
+    @property
+    def progress_percent(self) -> int:
+        if self.status == BatchStatus.DONE:
+            return 100
+        if not self.rows_total:
+            return 0
+        return min(99, int(100 * self.rows_done / self.rows_total))
+
+
+class ImportBatchChunk(models.Model):
+    """A slice of a batch's good rows, imported (and scored) in one database transaction."""
+
+    batch = models.ForeignKey(ImportBatch, on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField()
+    first_row = models.PositiveIntegerField(help_text="Position of its first row (0-based).")
+    row_count = models.PositiveIntegerField()
+    status = models.CharField(
+        max_length=8, choices=ChunkStatus.choices, default=ChunkStatus.PENDING, db_index=True
+    )
+    rows_imported = models.PositiveIntegerField(default=0)
+    rows_duplicate = models.PositiveIntegerField(default=0)
+    rows_scored = models.PositiveIntegerField(default=0)
+    rows_flagged = models.PositiveIntegerField(default=0)
+    timings = models.JSONField(default=dict, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["batch", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "index"], name="batchchunk_batch_index"),
+        ]
+
+    def __str__(self) -> str:
+        return f"batch {self.batch_id} chunk {self.index} ({self.status})"

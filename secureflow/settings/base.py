@@ -176,6 +176,13 @@ SPECTACULAR_SETTINGS = {
 # Where trained model artifacts live.
 SECUREFLOW_MODEL_DIR = Path(env.str("SECUREFLOW_MODEL_DIR", default=str(VAR_DIR / "models")))
 
+# Batches (CSV / JSON imports): largest upload, rows per chunk, where batch files live
+# (shared storage when workers run on other machines), SHAP-explained rows per chunk.
+SECUREFLOW_MAX_UPLOAD_MB = env.int("SECUREFLOW_MAX_UPLOAD_MB", default=256)
+SECUREFLOW_BATCH_CHUNK_ROWS = env.int("SECUREFLOW_BATCH_CHUNK_ROWS", default=20_000)
+SECUREFLOW_BATCH_DIR = Path(env.str("SECUREFLOW_BATCH_DIR", default=str(MEDIA_ROOT / "batches")))
+SECUREFLOW_BATCH_SHAP_ROWS = env.int("SECUREFLOW_BATCH_SHAP_ROWS", default=500)
+
 # Cases: hours an investigator has to decide a case, by the outcome that opened it.
 SECUREFLOW_CASE_SLA_HOURS = {
     "review": env.float("SECUREFLOW_CASE_SLA_REVIEW_HOURS", default=24.0),

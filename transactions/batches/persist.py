@@ -1,0 +1,122 @@
+"""Store many decisions at once: TransactionScore rows (COPY on PostgreSQL, batched inserts
+on SQLite), their model versions, and nothing twice (a transaction has at most one score).
+"""
+
+import json
+import math
+from typing import Any
+
+import numpy as np
+from django.db import connections
+from django.utils import timezone
+
+from detection.features.spec import FEATURE_SPEC_HASH
+from detection.models import TransactionScore
+from transactions.batches.scoring import ScoredRows
+from transactions.bulk_load import _Constant, _insert, key_ids
+
+SQLITE_CHUNK = 900
+EMPTY_LIST = "[]"
+
+
+def _number(value: float) -> str:
+    return repr(float(value)) if math.isfinite(value) else "null"
+
+
+def _model_scores_json(model_scores: dict[str, np.ndarray], rows: np.ndarray) -> list[str]:
+    """{"kind": {"calibrated": c, "raw": r}, ...} per row, as ScoringEngine.decide stores it."""
+    kinds = [k for k in model_scores if not k.endswith("_raw")]
+    if not kinds:
+        return ["{}"] * len(rows)
+    columns = []
+    for kind in kinds:
+        calibrated = model_scores[kind][rows].tolist()
+        raw = model_scores.get(f"{kind}_raw", model_scores[kind])[rows].tolist()
+        columns.append((json.dumps(kind), calibrated, raw))
+    out = []
+    for j in range(len(rows)):
+        parts = [
+            f'{name}: {{"calibrated": {_number(c[j])}, "raw": {_number(r[j])}}}'
+            for name, c, r in columns
+        ]
+        out.append("{" + ", ".join(parts) + "}")
+    return out
+
+
+def _json_per_row(values: list[Any], rows: np.ndarray, keep: np.ndarray) -> list[str]:
+    """JSON of values[i] for the rows where `keep`, '[]' elsewhere."""
+    return [json.dumps(values[i]) if k and values[i] else EMPTY_LIST for i, k in zip(rows, keep)]
+
+
+def store_scores(
+    *,
+    transaction_ids: np.ndarray,
+    scored: ScoredRows,
+    rows: np.ndarray,
+    X: np.ndarray,
+    latency_ms: float,
+    using: str = "default",
+) -> dict[int, int]:
+    """Store the decisions of scored rows `rows` for the transactions `transaction_ids`
+    (same order). Transactions that already have a score keep it. Flagged rows also keep
+    their feature vector, reasons and contributions. Returns {transaction id: score id}
+    of the flagged rows stored (for scores_stored_in_bulk)."""
+    if len(rows) == 0:
+        return {}
+    connection = connections[using]
+    rows = np.asarray(rows, dtype=np.int64)
+    txn_ids = np.asarray(transaction_ids, dtype=np.int64)
+    flagged = scored.flagged[rows]
+    risk = np.clip(np.nan_to_num(scored.risk_score[rows], nan=0.0), 0.0, 1.0)
+    hits = [
+        json.dumps(list(scored.rule_hits[i])) if len(scored.rule_hits[i]) else EMPTY_LIST
+        for i in rows.tolist()
+    ]
+    features = [
+        json.dumps(X[i].tolist()) if f else EMPTY_LIST for i, f in zip(rows.tolist(), flagged)
+    ]
+    _insert(
+        connection,
+        TransactionScore,
+        "transaction_id",
+        {
+            "transaction_id": txn_ids,
+            "risk_score": risk,
+            "outcome": scored.outcome[rows],
+            "rule_hits": hits,
+            "model_scores": _model_scores_json(scored.model_scores, rows),
+            "contributions": _json_per_row(scored.contributions, rows.tolist(), flagged),
+            "reasons": _json_per_row(scored.reasons, rows.tolist(), flagged),
+            "features": features,
+            "feature_spec_hash": _Constant(FEATURE_SPEC_HASH),
+            "latency_ms": _Constant(float(latency_ms)),
+            "scored_at": _Constant(timezone.now()),
+            "explained": scored.explained[rows],
+        },
+    )
+    _link_model_versions(connection, txn_ids.tolist(), scored.model_version_ids)
+    flagged_txns = txn_ids[flagged].tolist()
+    return key_ids(TransactionScore, "transaction_id", flagged_txns, using=using)
+
+
+def _link_model_versions(connection: Any, txn_ids: list[int], version_ids: list[int]) -> None:
+    if not version_ids or not txn_ids:
+        return
+    through = TransactionScore.model_versions.through
+    table = connection.ops.quote_name(through._meta.db_table)
+    scores = connection.ops.quote_name(TransactionScore._meta.db_table)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"INSERT INTO {table} (transactionscore_id, modelversion_id) "  # noqa: S608
+                f"SELECT s.id, v.id FROM {scores} s CROSS JOIN unnest(%s::bigint[]) AS v(id) "
+                "WHERE s.transaction_id = ANY(%s::bigint[]) ON CONFLICT DO NOTHING",
+                [list(version_ids), txn_ids],
+            )
+            return
+        score_ids = list(key_ids(TransactionScore, "transaction_id", txn_ids).values())
+        cursor.executemany(
+            f"INSERT OR IGNORE INTO {table} (transactionscore_id, modelversion_id) "  # noqa: S608
+            "VALUES (%s, %s)",
+            [(s, v) for s in score_ids for v in version_ids],
+        )

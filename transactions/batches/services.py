@@ -1,0 +1,487 @@
+"""Writes for batches: create, prepare, process a chunk, finish, fail, resume.
+
+The life of a batch (the Celery tasks in transactions/tasks.py and the management
+commands call these; nothing else writes a batch):
+
+1. `import_batch_create` stores the input under the batch's folder (after the size limit
+   and a header check) and, unless told otherwise, queues `run_import_batch`.
+2. `import_batch_prepare` (once) reads every row: rejected rows go to the error file,
+   rows whose id is already stored count as duplicates, the customers, accounts and
+   counterparties of the good rows are created, their features are computed against the
+   stored history (score mode), and the rows are cut into chunks staged on disk.
+3. `import_chunk_process` imports (and scores) one chunk in one database transaction
+   and marks it done in the same transaction, so a chunk is either wholly stored or not
+   at all: a worker killed mid-chunk leaves nothing behind, and a chunk delivered twice
+   is skipped the second time. Every imported transaction gets exactly one score.
+4. `import_batch_finish` closes the batch when its last chunk is done.
+
+Counts: rows_total = rows_imported + rows_duplicate + rows_rejected when done.
+"""
+
+import logging
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import pandas as pd
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from detection.models import TransactionScore
+from detection.scoring.loader import get_engine
+from detection.scoring.service import STATUS_FOR_OUTCOME
+from detection.signals import scores_stored_in_bulk
+from transactions.batches import storage
+from transactions.batches.persist import store_scores
+from transactions.batches.reading import (
+    BatchInputError,
+    check_csv_head,
+    check_json_records,
+    check_size,
+    parse_json_records,
+    read_batch_input,
+)
+from transactions.batches.results import error_summary, write_error_file
+from transactions.batches.scoring import (
+    attach_entity_attributes,
+    decide_rows,
+    features_against_history,
+)
+from transactions.bulk_load import bulk_load_frame, ensure_entities, key_ids
+from transactions.choices import BatchFormat, BatchMode, BatchSource, BatchStatus, ChunkStatus
+from transactions.csv_reader import CsvFormatError
+from transactions.csv_schema import ColumnMapping
+from transactions.models import ImportBatch, ImportBatchChunk, Transaction
+
+logger = logging.getLogger(__name__)
+
+COPY_BLOCK = 1024 * 1024
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    chunk_id: int
+    rows: int
+    imported: int
+    duplicates: int
+    scored: int
+    flagged: int
+    skipped: bool = False  # already done (delivered twice)
+
+
+def _chunk_size(value: int | None) -> int:
+    size = int(value or settings.SECUREFLOW_BATCH_CHUNK_ROWS)
+    if size < 1:
+        raise ValueError("the chunk size must be at least 1")
+    return size
+
+
+def _write_input(target: Path, content: bytes | str | Path | IO[bytes]) -> int:
+    """Store the input as received; returns its size in bytes."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(target.suffix + ".tmp")
+    if isinstance(content, bytes):
+        tmp.write_bytes(content)
+    elif isinstance(content, str | Path):
+        shutil.copyfile(content, tmp)
+    else:
+        if hasattr(content, "seek"):
+            content.seek(0)
+        with open(tmp, "wb") as out:
+            chunks = content.chunks(COPY_BLOCK) if hasattr(content, "chunks") else None
+            if chunks is None:
+                while block := content.read(COPY_BLOCK):
+                    out.write(block)
+            else:
+                for block in chunks:
+                    out.write(block)
+    tmp.replace(target)
+    return target.stat().st_size
+
+
+def _content_size(content: bytes | str | Path | IO[bytes]) -> int:
+    if isinstance(content, bytes):
+        return len(content)
+    if isinstance(content, str | Path):
+        return Path(content).stat().st_size
+    size = getattr(content, "size", None)
+    if size is None:
+        position = content.tell()
+        content.seek(0, 2)
+        size = content.tell()
+        content.seek(position)
+    return int(size)
+
+
+def _content_head(content: bytes | str | Path | IO[bytes], size: int) -> bytes:
+    if isinstance(content, bytes):
+        return content[:size]
+    if isinstance(content, str | Path):
+        with open(content, "rb") as handle:
+            return handle.read(size)
+    content.seek(0)
+    head = content.read(size)
+    content.seek(0)
+    return head
+
+
+def _check_input(
+    content: bytes | str | Path | IO[bytes],
+    input_format: str,
+    mapping: ColumnMapping,
+    *,
+    limit_size: bool,
+) -> None:
+    size = _content_size(content)
+    if limit_size:
+        check_size(size)
+    if size == 0:
+        raise BatchInputError("The file is empty.")
+    if input_format == BatchFormat.JSON:
+        raw = content if isinstance(content, bytes) else _content_head(content, size)
+        check_json_records(parse_json_records(raw), mapping)
+    else:
+        check_csv_head(_content_head(content, 64 * 1024), mapping)
+
+
+def import_batch_create(
+    *,
+    owner: AbstractBaseUser | None,
+    source: str,
+    content: bytes | str | Path | IO[bytes],
+    input_format: str = BatchFormat.CSV,
+    original_filename: str = "",
+    mapping: ColumnMapping | None = None,
+    mapping_name: str = "",
+    mode: str = BatchMode.SCORE,
+    chunk_size: int | None = None,
+    limit_size: bool | None = None,
+    enqueue: bool = True,
+) -> ImportBatch:
+    """Store the input of a new batch and queue it.
+
+    `content` is the file (bytes, a path, or an open/uploaded file). The size limit
+    (SECUREFLOW_MAX_UPLOAD_MB) applies to uploads and API bodies (by default to every
+    source but the command line). Raises BatchInputError (with the request field at fault)
+    when the input is refused: too large, empty, not JSON, or without a required column.
+    With `enqueue`, the Celery task starts once the batch is committed."""
+    mapping = mapping or ColumnMapping()
+    if input_format not in BatchFormat.values:
+        raise BatchInputError(f"Unknown input format {input_format!r}.", field="format")
+    if mode not in BatchMode.values:
+        raise BatchInputError(
+            f"Unknown mode {mode!r}; expected one of {', '.join(BatchMode.values)}.",
+            field="mode",
+        )
+    if limit_size is None:
+        limit_size = source != BatchSource.CLI
+    _check_input(content, input_format, mapping, limit_size=limit_size)
+    with transaction.atomic():
+        batch = ImportBatch.objects.create(
+            owner=owner if owner is not None and owner.is_authenticated else None,
+            source=source,
+            input_format=input_format,
+            mode=mode,
+            original_filename=(original_filename or "")[:255],
+            mapping_name=mapping_name,
+            mapping=mapping.to_dict(),
+            chunk_size=_chunk_size(chunk_size),
+            input_path="",
+        )
+        folder = storage.batch_dir(batch.pk)
+        try:
+            target = folder / f"input.{input_format}"
+            batch.input_bytes = _write_input(target, content)
+        except OSError:
+            storage.remove_tree(folder)
+            raise
+        batch.input_path = str(target)
+        batch.save(update_fields=["input_path", "input_bytes", "updated_at"])
+        if enqueue:
+            from transactions.tasks import run_import_batch
+
+            batch_id = batch.pk
+            transaction.on_commit(lambda: run_import_batch.delay(batch_id))
+    return batch
+
+
+def _mapping_of(batch: ImportBatch) -> ColumnMapping:
+    from transactions.csv_schema import mapping_from_dict
+
+    return mapping_from_dict(batch.mapping or {})
+
+
+def _sorted_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """Good rows in time order (file order breaks ties), as they are imported and scored."""
+    order = np.lexsort((frame["line"].to_numpy(), frame["timestamp"].to_numpy()))
+    return frame.iloc[order].reset_index(drop=True)
+
+
+def import_batch_prepare(*, batch_id: int, progress: Progress | None = None) -> bool:
+    """Read, check and stage the batch's rows (see the module doc). Returns False when
+    the batch was already prepared (or finished) by someone else, or could not be read
+    (it is then failed with the reason)."""
+    say = progress or (lambda message: None)
+    batch = ImportBatch.objects.get(pk=batch_id)
+    if batch.prepared_at is not None or batch.is_finished:
+        return False
+    now = timezone.now()
+    ImportBatch.objects.filter(pk=batch_id, status=BatchStatus.QUEUED).update(
+        status=BatchStatus.RUNNING, started_at=now, updated_at=now
+    )
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+
+    say("reading and checking the rows")
+    try:
+        parsed = read_batch_input(batch.input_path, batch.input_format, _mapping_of(batch))
+    except (CsvFormatError, OSError) as exc:
+        import_batch_fail(batch_id=batch_id, message=f"The file cannot be imported: {exc}")
+        return False
+    folder = Path(batch.input_path).parent
+    errors_path = folder / "errors.csv"
+    write_error_file(errors_path, parsed.errors)
+    rows = _sorted_rows(parsed.frame)
+    timings["read_seconds"] = time.perf_counter() - started
+
+    t0 = time.perf_counter()
+    stored = key_ids(Transaction, "external_id", rows["id"].tolist())
+    duplicate = rows["id"].isin(stored).to_numpy()
+    rows = rows.loc[~duplicate].reset_index(drop=True)
+    if len(rows):
+        ensure_entities(rows)
+    timings["entities_seconds"] = time.perf_counter() - t0
+
+    X = None
+    if batch.mode == BatchMode.SCORE and len(rows):
+        say(f"features for {len(rows):,} rows against the stored history")
+        t0 = time.perf_counter()
+        rows = attach_entity_attributes(rows)
+        X = features_against_history(rows)
+        timings["features_seconds"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    stage = folder / f"stage-{uuid.uuid4().hex[:12]}"
+    size = batch.chunk_size
+    chunks = []
+    for index, first in enumerate(range(0, len(rows), size)):
+        part = rows.iloc[first : first + size].reset_index(drop=True)
+        storage.write_stage_chunk(
+            stage, index, part, None if X is None else X[first : first + size]
+        )
+        chunks.append(
+            ImportBatchChunk(batch_id=batch_id, index=index, first_row=first, row_count=len(part))
+        )
+    timings["stage_seconds"] = time.perf_counter() - t0
+
+    with transaction.atomic():
+        batch = ImportBatch.objects.select_for_update().get(pk=batch_id)
+        if batch.prepared_at is not None or batch.is_finished:
+            storage.remove_tree(stage)
+            return False
+        ImportBatchChunk.objects.bulk_create(chunks)
+        duplicates = int(duplicate.sum())
+        batch.rows_total = parsed.received
+        batch.rows_rejected = parsed.rejected
+        batch.rows_duplicate = duplicates
+        batch.rows_done = parsed.rejected + duplicates
+        batch.chunks_total = len(chunks)
+        batch.errors_path = str(errors_path)
+        batch.error_summary = error_summary(parsed.errors)
+        batch.stage_path = str(stage)
+        batch.prepared_at = timezone.now()
+        batch.timings = {**batch.timings, **{k: round(v, 3) for k, v in timings.items()}}
+        batch.save()
+    if not chunks:
+        import_batch_finish(batch_id=batch_id)
+    return True
+
+
+def _chunk_rows(batch: ImportBatch, chunk: ImportBatchChunk) -> tuple[pd.DataFrame, Any]:
+    return storage.read_stage_chunk(Path(batch.stage_path), chunk.index)
+
+
+def import_chunk_process(*, chunk_id: int) -> ChunkResult:
+    """Import (and score) one chunk in one database transaction, then close the batch if
+    it was the last one. A chunk already done is skipped."""
+    with transaction.atomic():
+        chunk = (
+            ImportBatchChunk.objects.select_for_update().select_related("batch").get(pk=chunk_id)
+        )
+        batch = chunk.batch
+        if chunk.status == ChunkStatus.DONE or batch.status != BatchStatus.RUNNING:
+            return ChunkResult(chunk_id, chunk.row_count, 0, 0, 0, 0, skipped=True)
+        result = _process_chunk(batch, chunk)
+    import_batch_finish(batch_id=batch.pk)
+    return result
+
+
+def _process_chunk(batch: ImportBatch, chunk: ImportBatchChunk) -> ChunkResult:
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    rows, X = _chunk_rows(batch, chunk)
+    stored = key_ids(Transaction, "external_id", rows["id"].tolist())
+    new = ~rows["id"].isin(stored).to_numpy()
+    rows = rows.loc[new].reset_index(drop=True)
+    timings["chunk_read_seconds"] = time.perf_counter() - t0
+
+    scored = None
+    if batch.mode == BatchMode.SCORE and len(rows):
+        t0 = time.perf_counter()
+        X = X[new]
+        scored = decide_rows(
+            get_engine(), X, rows, shap_rows=int(settings.SECUREFLOW_BATCH_SHAP_ROWS)
+        )
+        rows["status"] = [STATUS_FOR_OUTCOME[o] for o in scored.outcome]
+        timings["decide_seconds"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    loaded = bulk_load_frame(rows, import_batch_id=batch.pk) if len(rows) else None
+    inserted = loaded.inserted if loaded else 0
+    timings["import_seconds"] = time.perf_counter() - t0
+
+    n_scored = n_flagged = 0
+    if scored is not None:
+        t0 = time.perf_counter()
+        ids = key_ids(Transaction, "external_id", rows["id"].tolist())
+        txn_ids = np.array([ids[i] for i in rows["id"].tolist()], dtype=np.int64)
+        latency = 1000 * timings["decide_seconds"] / max(len(rows), 1)
+        flagged = store_scores(
+            transaction_ids=txn_ids,
+            scored=scored,
+            rows=np.arange(len(rows)),
+            X=X,
+            latency_ms=latency,
+        )
+        n_scored = len(rows)
+        n_flagged = len(flagged)
+        timings["store_scores_seconds"] = time.perf_counter() - t0
+        if flagged:
+            scores_stored_in_bulk.send(sender=TransactionScore, score_ids=list(flagged.values()))
+
+    duplicates = chunk.row_count - inserted
+    chunk.status = ChunkStatus.DONE
+    chunk.rows_imported = inserted
+    chunk.rows_duplicate = duplicates
+    chunk.rows_scored = n_scored
+    chunk.rows_flagged = n_flagged
+    chunk.timings = {k: round(v, 4) for k, v in timings.items()}
+    chunk.finished_at = timezone.now()
+    chunk.save()
+    ImportBatch.objects.filter(pk=batch.pk).update(
+        rows_done=F("rows_done") + chunk.row_count,
+        rows_imported=F("rows_imported") + inserted,
+        rows_duplicate=F("rows_duplicate") + duplicates,
+        rows_scored=F("rows_scored") + n_scored,
+        rows_flagged=F("rows_flagged") + n_flagged,
+        chunks_done=F("chunks_done") + 1,
+        updated_at=timezone.now(),
+    )
+    return ChunkResult(chunk.pk, chunk.row_count, inserted, duplicates, n_scored, n_flagged)
+
+
+def import_batch_finish(*, batch_id: int) -> bool:
+    """Close a running batch whose chunks are all done: status done, timings summed, the
+    staged chunks removed. Returns whether this call closed it."""
+    with transaction.atomic():
+        batch = ImportBatch.objects.select_for_update().get(pk=batch_id)
+        if batch.status != BatchStatus.RUNNING or batch.prepared_at is None:
+            return False
+        if batch.chunks.exclude(status=ChunkStatus.DONE).exists():
+            return False
+        totals: dict[str, float] = {}
+        for timings in batch.chunks.values_list("timings", flat=True):
+            for key, value in (timings or {}).items():
+                totals[key] = totals.get(key, 0.0) + float(value)
+        batch.timings = {**batch.timings, **{k: round(v, 3) for k, v in totals.items()}}
+        batch.status = BatchStatus.DONE
+        batch.finished_at = timezone.now()
+        if batch.rows_total != batch.rows_imported + batch.rows_duplicate + batch.rows_rejected:
+            logger.error(
+                "Batch %s counts do not add up: total %s, imported %s, duplicate %s, rejected %s",
+                batch.pk,
+                batch.rows_total,
+                batch.rows_imported,
+                batch.rows_duplicate,
+                batch.rows_rejected,
+            )
+        batch.rows_done = batch.rows_total
+        batch.save()
+        stage = batch.stage_path
+        transaction.on_commit(lambda: storage.remove_tree(stage))
+    return True
+
+
+@transaction.atomic
+def import_batch_fail(*, batch_id: int, message: str) -> ImportBatch:
+    """Stop a batch for good with the reason (chunks already stored stay stored)."""
+    batch = ImportBatch.objects.select_for_update().get(pk=batch_id)
+    if batch.status == BatchStatus.DONE:
+        return batch
+    batch.status = BatchStatus.FAILED
+    batch.error_message = message[:4000]
+    batch.finished_at = timezone.now()
+    batch.save(update_fields=["status", "error_message", "finished_at", "updated_at"])
+    return batch
+
+
+def import_batch_dispatch(*, batch_id: int) -> list[int]:
+    """Prepare the batch if needed, then queue a task for each chunk not done yet (a chunk
+    queued twice is processed once). Returns the queued chunk ids."""
+    from transactions.tasks import process_import_chunk
+
+    import_batch_prepare(batch_id=batch_id)
+    pending = list(
+        ImportBatchChunk.objects.filter(
+            batch_id=batch_id,
+            batch__status=BatchStatus.RUNNING,
+            status=ChunkStatus.PENDING,
+        )
+        .order_by("index")
+        .values_list("id", flat=True)
+    )
+    for chunk_id in pending:
+        transaction.on_commit(lambda chunk_id=chunk_id: process_import_chunk.delay(chunk_id))
+    if not pending:
+        import_batch_finish(batch_id=batch_id)
+    return pending
+
+
+def import_batches_resume() -> list[int]:
+    """Queue every unfinished batch again (a worker starting after another one died)."""
+    from transactions.tasks import run_import_batch
+
+    ids = list(
+        ImportBatch.objects.filter(status__in=[BatchStatus.QUEUED, BatchStatus.RUNNING])
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+    for batch_id in ids:
+        transaction.on_commit(lambda batch_id=batch_id: run_import_batch.delay(batch_id))
+    return ids
+
+
+def import_batch_run(*, batch_id: int, progress: Progress | None = None) -> ImportBatch:
+    """Run a whole batch in this process, chunk after chunk (the management commands; the
+    same services the workers run)."""
+    say = progress or (lambda message: None)
+    import_batch_prepare(batch_id=batch_id, progress=say)
+    chunk_ids = list(
+        ImportBatchChunk.objects.filter(batch_id=batch_id, status=ChunkStatus.PENDING)
+        .order_by("index")
+        .values_list("id", flat=True)
+    )
+    for number, chunk_id in enumerate(chunk_ids, start=1):
+        import_chunk_process(chunk_id=chunk_id)
+        say(f"chunk {number}/{len(chunk_ids)} done")
+    import_batch_finish(batch_id=batch_id)
+    return ImportBatch.objects.get(pk=batch_id)

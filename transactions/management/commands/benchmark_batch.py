@@ -1,0 +1,165 @@
+"""Batch throughput end to end: import + score + store a generated CSV.
+
+    python manage.py benchmark_batch [--rows 1000000] [--seed 7] [--chunk-size N]
+        [--json PATH] [--csv PATH]
+
+Generates a demo bank (transactions/demo_data) of about --rows transactions over --days
+days, writes it as a canonical CSV, then runs it as a batch through the same services the
+Celery workers run (read and check the file, create customers / accounts /
+counterparties, features against the stored history, then chunk after chunk: rules,
+models, explanations of flagged rows, transactions and scores stored), against the
+configured database (PostgreSQL when DATABASE_URL points at it). Prints rows per second
+end to end (from the file on disk to every score committed) with the phase breakdown;
+--json also writes the figures. Generating the CSV is timed separately.
+
+The generated bank is new to the database (its ids carry the seed): run again with another
+--seed, or the rows are already stored.
+"""
+
+import json
+import math
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection
+from django.utils import timezone
+
+from detection.scoring.loader import get_engine
+from transactions.batches.services import import_batch_create, import_batch_run
+from transactions.choices import BatchMode, BatchSource, BatchStatus
+from transactions.demo_data import generate_demo_bank, write_canonical_csv
+from transactions.models import Transaction
+
+TX_PER_CUSTOMER_DAY = 1.1  # what the demo generator produces, roughly
+TARGET_ROWS_PER_SECOND = 5_000
+PHASES = (
+    ("read and check the file", "read_seconds"),
+    ("customers, accounts, counterparties", "entities_seconds"),
+    ("features against stored history", "features_seconds"),
+    ("stage chunks", "stage_seconds"),
+    ("chunks: read staged rows", "chunk_read_seconds"),
+    ("chunks: rules, models, explanations", "decide_seconds"),
+    ("chunks: store transactions", "import_seconds"),
+    ("chunks: store scores", "store_scores_seconds"),
+)
+
+
+class Command(BaseCommand):
+    help = "Benchmark batch import + scoring + storage of a generated CSV (rows/s end to end)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--rows", type=int, default=1_000_000)
+        parser.add_argument("--days", type=int, default=180)
+        parser.add_argument("--seed", type=int, default=7)
+        parser.add_argument("--chunk-size", type=int, default=None)
+        parser.add_argument("--json", default=None, help="write the figures as JSON here")
+        parser.add_argument("--csv", default=None, help="keep the generated CSV here")
+
+    def handle(self, *args: object, **options: object) -> None:
+        rows = int(options["rows"])
+        days = int(options["days"])
+        if rows < 1 or days < 1:
+            raise CommandError("--rows and --days must be at least 1")
+        say = self.stdout.write
+        customers = max(5, math.ceil(rows / (days * TX_PER_CUSTOMER_DAY)))
+        t0 = time.perf_counter()
+        bank = generate_demo_bank(
+            customers=customers,
+            days=days,
+            seed=int(options["seed"]),
+            end=timezone.localdate() + timedelta(days=1),
+            time_zone=settings.TIME_ZONE,
+        )
+        frame = bank.transactions.iloc[:rows]
+        if Transaction.objects.filter(external_id=str(frame["id"].iloc[0])).exists():
+            raise CommandError(
+                f"the rows of seed {options['seed']} are already stored (an earlier run): "
+                "pass another --seed"
+            )
+        with tempfile.TemporaryDirectory(prefix="secureflow-batch-bench-") as tmp:
+            path = Path(options["csv"] or Path(tmp) / "transactions.csv")
+            write_canonical_csv(frame, path)
+            generate_seconds = time.perf_counter() - t0
+            size_mb = path.stat().st_size / 2**20
+            say(
+                f"Generated {len(frame):,} transactions ({customers:,} customers, {days} days, "
+                f"{size_mb:,.1f} MB CSV) in {generate_seconds:.1f} s"
+            )
+            engine = get_engine(max_age=0)
+            models = sorted(engine.ensemble.kinds) if engine.ensemble else []
+            if not models:
+                say("No active models: scoring with the rules alone (run setup_demo first).")
+            say(f"Database: {connection.vendor}; models: {', '.join(models) or 'none'}")
+
+            started = time.perf_counter()
+            batch = import_batch_create(
+                owner=None,
+                source=BatchSource.CLI,
+                content=path,
+                original_filename=path.name,
+                mode=BatchMode.SCORE,
+                chunk_size=options["chunk_size"],
+                enqueue=False,
+            )
+            batch = import_batch_run(batch_id=batch.pk, progress=self._progress)
+            total = time.perf_counter() - started
+        if batch.status != BatchStatus.DONE:
+            raise CommandError(f"the batch failed: {batch.error_message}")
+        report = self._report(batch, total, generate_seconds, models, size_mb)
+        self._print(report)
+        if options["json"]:
+            Path(str(options["json"])).write_text(json.dumps(report, indent=2) + "\n")
+            say(f"Wrote {options['json']}")
+
+    def _progress(self, message: str) -> None:
+        self.stderr.write(f"  {message}")
+
+    @staticmethod
+    def _report(
+        batch: Any, total: float, generate_seconds: float, models: list[str], size_mb: float
+    ) -> dict[str, Any]:
+        timings = batch.timings or {}
+        phases = {key: round(float(timings.get(key, 0.0)), 3) for _, key in PHASES}
+        phases["other_seconds"] = round(max(total - sum(phases.values()), 0.0), 3)
+        return {
+            "database": connection.vendor,
+            "rows": batch.rows_total,
+            "imported": batch.rows_imported,
+            "duplicates": batch.rows_duplicate,
+            "rejected": batch.rows_rejected,
+            "scored": batch.rows_scored,
+            "flagged": batch.rows_flagged,
+            "chunks": batch.chunks_total,
+            "chunk_size": batch.chunk_size,
+            "csv_mb": round(size_mb, 1),
+            "models": models,
+            "generate_seconds": round(generate_seconds, 3),
+            "total_seconds": round(total, 3),
+            "rows_per_second": round(batch.rows_total / total, 1) if total else 0.0,
+            "target_rows_per_second": TARGET_ROWS_PER_SECOND,
+            "phases": phases,
+            "batch_id": batch.pk,
+        }
+
+    def _print(self, report: dict[str, Any]) -> None:
+        say = self.stdout.write
+        say(
+            f"Batch of {report['rows']:,} rows on {report['database']}: "
+            f"{report['total_seconds']:.1f} s end to end = {report['rows_per_second']:,.0f} rows/s "
+            f"(target {TARGET_ROWS_PER_SECOND:,})"
+        )
+        say(
+            f"  imported {report['imported']:,}, scored {report['scored']:,}, flagged "
+            f"{report['flagged']:,}, rejected {report['rejected']:,}, duplicates "
+            f"{report['duplicates']:,}; {report['chunks']} chunks of {report['chunk_size']:,}"
+        )
+        phases = report["phases"]
+        for label, key in (*PHASES, ("other (commits, signals, bookkeeping)", "other_seconds")):
+            seconds = phases[key]
+            share = 100 * seconds / report["total_seconds"] if report["total_seconds"] else 0
+            say(f"  {label:<40}{seconds:>9.2f} s {share:>5.1f} %")
