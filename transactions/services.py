@@ -14,7 +14,12 @@ from django.db.models import Q
 from django.utils import timezone
 
 from detection.models import TransactionScore
-from detection.scoring.service import transaction_score
+from detection.scoring.service import (
+    STATUS_FOR_OUTCOME,
+    decision_for_transaction,
+    transaction_score,
+    transaction_score_create,
+)
 from transactions.models import Account, Counterparty, Customer, Transaction
 
 CENT = Decimal("0.01")
@@ -73,15 +78,19 @@ def _stored_fingerprint(txn: Transaction) -> str:
 
 
 def _existing_transaction(*, external_id: str, idempotency_key: str | None) -> Transaction | None:
+    """The stored transaction with this id, else the one with this Idempotency-Key.
+
+    Two unique lookups, no ORDER BY: an ORDER BY id LIMIT 1 tempts PostgreSQL into walking
+    the primary key instead of the unique indexes."""
     condition = Q(external_id=external_id)
     if idempotency_key:
         condition |= Q(idempotency_key=idempotency_key)
-    return (
-        Transaction.objects.select_related("account__customer", "counterparty")
-        .filter(condition)
-        .order_by("id")
-        .first()
+    found = list(
+        Transaction.objects.select_related("account__customer", "counterparty").filter(condition)[
+            :2
+        ]
     )
+    return min(found, key=lambda txn: txn.pk) if found else None
 
 
 def _replay(
@@ -109,23 +118,24 @@ def _replay(
     return existing, score, False
 
 
-def _customer_and_account(*, data: dict[str, Any]) -> Account:
-    customer_ref = data.get("customer") or data["account"]
-    account = Account.objects.select_related("customer").filter(number=data["account"]).first()
-    if account is not None:
-        if data.get("customer") and account.customer.external_id != data["customer"]:
-            raise ValidationError(
-                {"customer": f"Account {account.number} belongs to another customer."}
-            )
-        return account
-    customer, _ = Customer.objects.get_or_create(
-        external_id=customer_ref, defaults={"name": customer_ref}
-    )
-    account, _ = Account.objects.get_or_create(
-        number=data["account"],
-        defaults={"customer": customer, "currency": (data.get("currency") or "AED").upper()},
-    )
-    if account.customer_id != customer.pk:
+def _locked_account(*, data: dict[str, Any]) -> Account:
+    """The account (created with its customer when new), its row locked until commit.
+
+    The lock serialises submissions for one account: each is scored after every earlier
+    one has committed, so velocity and history features never miss a concurrent one."""
+    locked = Account.objects.select_for_update(of=("self",)).select_related("customer")
+    account = locked.filter(number=data["account"]).first()
+    if account is None:
+        customer_ref = data.get("customer") or data["account"]
+        customer, _ = Customer.objects.get_or_create(
+            external_id=customer_ref, defaults={"name": customer_ref}
+        )
+        Account.objects.get_or_create(
+            number=data["account"],
+            defaults={"customer": customer, "currency": (data.get("currency") or "AED").upper()},
+        )
+        account = locked.get(number=data["account"])
+    if data.get("customer") and account.customer.external_id != data["customer"]:
         raise ValidationError(
             {"customer": f"Account {account.number} belongs to another customer."}
         )
@@ -159,8 +169,14 @@ def transaction_submit(
     customer, counterparty, counterparty_country, amount, currency, transfer_type, country,
     channel. Returns (transaction, score, created). Re-posting the same id (or
     Idempotency-Key) with the same body returns the stored decision with created=False;
-    with a different body it raises IdempotencyConflict. Concurrent duplicates rely on the
-    unique constraints: the loser gets the winner's row.
+    with a different body it raises IdempotencyConflict.
+
+    Concurrency: the account row is locked (SELECT ... FOR UPDATE) for the rest of the
+    database transaction, so submissions for one account are scored one after another,
+    each seeing every transaction of the account committed before it. The transaction is
+    scored before it is inserted (as the newest of its account at its timestamp) and
+    stored with its status and score in the same database transaction. Concurrent
+    duplicates rely on the unique constraints: the loser gets the winner's row.
     """
     external_id: str = data["id"]
     fingerprint = request_fingerprint(data)
@@ -173,24 +189,27 @@ def transaction_submit(
             idempotency_key=idempotency_key,
         )
 
-    account = _customer_and_account(data=data)
+    account = _locked_account(data=data)
     counterparty = _counterparty(data=data)
+    txn = Transaction(
+        external_id=external_id,
+        account=account,
+        counterparty=counterparty,
+        amount=Decimal(data["amount"]).quantize(CENT),
+        currency=(data.get("currency") or "AED").upper(),
+        transfer_type=data.get("transfer_type") or "",
+        country=(data.get("country") or "").upper(),
+        channel=data.get("channel") or "",
+        occurred_at=data["timestamp"],
+        received_at=timezone.now(),
+        idempotency_key=idempotency_key or None,
+        request_fingerprint=fingerprint,
+    )
+    decision, features = decision_for_transaction(txn)
+    txn.status = STATUS_FOR_OUTCOME[decision.outcome]
     try:
         with db_transaction.atomic():
-            txn = Transaction.objects.create(
-                external_id=external_id,
-                account=account,
-                counterparty=counterparty,
-                amount=Decimal(data["amount"]).quantize(CENT),
-                currency=(data.get("currency") or "AED").upper(),
-                transfer_type=data.get("transfer_type") or "",
-                country=(data.get("country") or "").upper(),
-                channel=data.get("channel") or "",
-                occurred_at=data["timestamp"],
-                received_at=timezone.now(),
-                idempotency_key=idempotency_key or None,
-                request_fingerprint=fingerprint,
-            )
+            txn.save(force_insert=True)
     except IntegrityError:
         existing = _existing_transaction(external_id=external_id, idempotency_key=idempotency_key)
         if existing is None:
@@ -201,7 +220,5 @@ def transaction_submit(
             external_id=external_id,
             idempotency_key=idempotency_key,
         )
-    txn.account = account
-    txn.counterparty = counterparty
-    score = transaction_score(txn=txn)
+    score = transaction_score_create(txn=txn, decision=decision, features=features)
     return txn, score, True

@@ -25,10 +25,20 @@ LabelSource = Literal["data", "feedback", "both"]
 UNSAVED_ID = 2**62
 
 
-def _before(before: datetime, before_id: int | None) -> Q:
+def _before(before: datetime, before_id: int | None, prefix: str = "") -> Q:
+    """Transactions before `before` (ties: ids below `before_id`); `prefix` reaches them
+    through a relation (e.g. "transaction__")."""
     if before_id is None:
-        return Q(occurred_at__lt=before)
-    return Q(occurred_at__lt=before) | Q(occurred_at=before, id__lt=before_id)
+        return Q((f"{prefix}occurred_at__lt", before))
+    if before_id >= UNSAVED_ID:  # after everything stored: one index range, no OR
+        return Q((f"{prefix}occurred_at__lte", before))
+    return Q((f"{prefix}occurred_at__lt", before)) | Q(
+        (f"{prefix}occurred_at", before), (f"{prefix}id__lt", before_id)
+    )
+
+
+def _normal_country(value: str | None) -> str:
+    return (value or "").strip().upper()
 
 
 def feature_txn(txn: Transaction) -> FeatureTxn:
@@ -53,20 +63,18 @@ def load_account_history(
     before: datetime,
     before_id: int | None = None,
     tz: str | None = None,
+    home_country: str | None = None,
 ) -> AccountHistory:
-    """The account's whole history before `before` (ties: ids below `before_id`)."""
-    home_country = (
-        (
-            (
-                Account.objects.filter(id=account_id).values_list(
-                    "customer__home_country", flat=True
-                )
-            ).first()
-            or ""
+    """The account's whole history before `before` (ties: ids below `before_id`), in one
+    indexed query (account, time) of the columns the features need. `home_country` is the
+    customer's (read from the database when not given)."""
+    if home_country is None:
+        home_country = (
+            Account.objects.filter(id=account_id)
+            .values_list("customer__home_country", flat=True)
+            .first()
         )
-        .strip()
-        .upper()
-    )
+    home_country = _normal_country(home_country)
     rows = (
         Transaction.objects.filter(_before(before, before_id), account_id=account_id)
         .order_by("occurred_at", "id")
@@ -77,12 +85,12 @@ def load_account_history(
             "country",
             "channel",
             "counterparty__identifier",
-            "counterparty__country",
         )
     )
     history = AccountHistory(tz=zone(bank_time_zone(tz)))
     append = history.append
-    for occurred_at, amount, transfer_type, country, channel, cp, cp_country in rows:
+    # (the history keeps no counterparty country: only the current transaction's counts)
+    for occurred_at, amount, transfer_type, country, channel, cp in rows:
         append(
             FeatureTxn(
                 datetime_to_ns(occurred_at),
@@ -93,7 +101,7 @@ def load_account_history(
                 channel.strip().lower(),
                 home_country,
                 (cp or "").strip(),
-                (cp_country or "").strip().upper(),
+                "",
             )
         )
     return history
@@ -118,25 +126,40 @@ def counterparty_fraud_known_times(
         for txn_id, occurred_at in prior.filter(source_label=True).values_list("id", "occurred_at"):
             known[txn_id] = datetime_to_ns(occurred_at) + delay
     if label_source in ("feedback", "both"):
-        from cases.models import FeedbackLabel
-
-        labels = (
-            FeedbackLabel.objects.filter(transaction__in=prior.values("id"))
-            .order_by("transaction_id", "known_at", "id")
-            .values_list("transaction_id", "is_fraud", "known_at")
+        _apply_feedback_labels(
+            known, counterparty_id=counterparty_id, before=before, before_id=before_id
         )
-        first_fraud: dict[int, int] = {}
-        latest: dict[int, bool] = {}
-        for txn_id, is_fraud, known_at in labels:
-            latest[txn_id] = is_fraud
-            if is_fraud and txn_id not in first_fraud:
-                first_fraud[txn_id] = datetime_to_ns(known_at)
-        for txn_id, is_fraud in latest.items():
-            if is_fraud:
-                known[txn_id] = first_fraud[txn_id]
-            else:
-                known.pop(txn_id, None)
     return sorted(known.values())
+
+
+def _apply_feedback_labels(
+    known: dict[int, int], *, counterparty_id: int, before: datetime, before_id: int | None
+) -> None:
+    """Let feedback labels on the counterparty's prior transactions decide `known`
+    (transaction id -> when fraud became known): the newest label says whether it is
+    fraud, the first fraud label when that became known."""
+    from cases.models import FeedbackLabel
+
+    # from the (small) label table, joined to the counterparty's prior transactions
+    labels = (
+        FeedbackLabel.objects.filter(
+            _before(before, before_id, prefix="transaction__"),
+            transaction__counterparty_id=counterparty_id,
+        )
+        .order_by("transaction_id", "known_at", "id")
+        .values_list("transaction_id", "is_fraud", "known_at")
+    )
+    first_fraud: dict[int, int] = {}
+    latest: dict[int, bool] = {}
+    for txn_id, is_fraud, known_at in labels:
+        latest[txn_id] = is_fraud
+        if is_fraud and txn_id not in first_fraud:
+            first_fraud[txn_id] = datetime_to_ns(known_at)
+    for txn_id, is_fraud in latest.items():
+        if is_fraud:
+            known[txn_id] = first_fraud[txn_id]
+        else:
+            known.pop(txn_id, None)
 
 
 def load_counterparty_state(
@@ -147,27 +170,42 @@ def load_counterparty_state(
     label_delay_days: float = DEFAULT_LABEL_DELAY_DAYS,
     label_source: LabelSource = "both",
 ) -> CounterpartyState:
-    """Recent senders, prior count and known fraud labels of one counterparty."""
+    """Recent senders, prior count and known fraud labels of one counterparty.
+
+    Three queries: the recent transactions together with the data-labelled fraud ones,
+    the count of the older ones, and the feedback labels."""
     delay = label_delay_ns(label_delay_days)
     span_ns = max(COUNTERPARTY_WINDOW_NS, delay)
     cutoff = before - timedelta(microseconds=span_ns // 1000)
     prior = Transaction.objects.filter(_before(before, before_id), counterparty_id=counterparty_id)
-    recent = list(
-        prior.filter(occurred_at__gt=cutoff)
+    with_data_labels = label_source in ("data", "both")
+    wanted = Q(occurred_at__gt=cutoff)
+    if with_data_labels:
+        wanted |= Q(source_label=True)
+    rows = (
+        prior.filter(wanted)
         .order_by("occurred_at", "id")
-        .values_list("occurred_at", "account_id")
+        .values_list("id", "occurred_at", "account_id", "source_label")
     )
+    times: list[int] = []
+    senders: list[int] = []
+    known: dict[int, int] = {}
+    for txn_id, occurred_at, account_id, source_label in rows:
+        ts = datetime_to_ns(occurred_at)
+        if occurred_at > cutoff:
+            times.append(ts)
+            senders.append(account_id)
+        if with_data_labels and source_label:
+            known[txn_id] = ts + delay
+    if label_source in ("feedback", "both"):
+        _apply_feedback_labels(
+            known, counterparty_id=counterparty_id, before=before, before_id=before_id
+        )
     return CounterpartyState(
-        times=[datetime_to_ns(occurred_at) for occurred_at, _ in recent],
-        senders=[account_id for _, account_id in recent],
+        times=times,
+        senders=senders,
         n_older=prior.filter(occurred_at__lte=cutoff).count(),
-        fraud_known=counterparty_fraud_known_times(
-            counterparty_id=counterparty_id,
-            before=before,
-            before_id=before_id,
-            label_delay_days=label_delay_days,
-            label_source=label_source,
-        ),
+        fraud_known=sorted(known.values()),
     )
 
 
@@ -182,7 +220,11 @@ def features_for_transaction(
     # an unsaved transaction comes after everything stored at the same time
     before_id = txn.pk if txn.pk is not None else UNSAVED_ID
     history = load_account_history(
-        account_id=txn.account_id, before=txn.occurred_at, before_id=before_id, tz=tz
+        account_id=txn.account_id,
+        before=txn.occurred_at,
+        before_id=before_id,
+        tz=tz,
+        home_country=txn.account.customer.home_country,
     )
     counterparty = None
     if txn.counterparty_id is not None:

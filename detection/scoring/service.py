@@ -1,12 +1,14 @@
-"""Score a stored transaction and keep the decision with it."""
+"""Score a transaction and keep the decision with it."""
 
+import threading
 import time
+from typing import Any
 
 from django.db import transaction as db_transaction
 
 from detection.features.realtime import features_for_transaction
 from detection.features.spec import FEATURE_SPEC_HASH
-from detection.models import TransactionScore
+from detection.models import ModelVersion, TransactionScore
 from detection.scoring.engine import Decision
 from detection.scoring.loader import get_engine
 from detection.signals import transaction_scored
@@ -19,11 +21,29 @@ STATUS_FOR_OUTCOME = {
     "block": TransactionStatus.BLOCKED,
 }
 
+# Model version id -> {"kind", "version"}; a version's kind and number never change.
+_version_refs: dict[int, dict[str, Any]] = {}
+_version_refs_lock = threading.Lock()
+
+
+def model_version_refs(ids: list[int]) -> list[dict[str, Any]]:
+    """{"kind", "version"} of the given model versions, read once per process."""
+    missing = [pk for pk in ids if pk not in _version_refs]
+    if missing:
+        rows = ModelVersion.objects.filter(pk__in=missing).values_list("pk", "kind", "version")
+        with _version_refs_lock:
+            for pk, kind, version in rows:
+                _version_refs[pk] = {"kind": kind, "version": version}
+    return [_version_refs[pk] for pk in ids if pk in _version_refs]
+
 
 def decision_for_transaction(
     txn: Transaction, *, explain_with_shap: bool | None = None
 ) -> tuple[Decision, list[float]]:
-    """Features from the account's stored history, then rules and models."""
+    """Features from the account's stored history, then rules and models.
+
+    `txn` may be unsaved: it is then scored after every stored transaction of its account
+    (with the account row locked, that is every transaction committed before it)."""
     started = time.perf_counter()
     x = features_for_transaction(txn)
     decision = get_engine().decide(
@@ -37,6 +57,40 @@ def decision_for_transaction(
     return decision, x.tolist()
 
 
+def _score_fields(decision: Decision, features: list[float]) -> dict[str, Any]:
+    return {
+        "risk_score": decision.risk_score,
+        "outcome": decision.outcome,
+        "rule_hits": decision.rule_hits,
+        "model_scores": decision.model_scores,
+        "contributions": decision.contributions,
+        "reasons": decision.reasons,
+        "features": features,
+        "feature_spec_hash": FEATURE_SPEC_HASH,
+        "latency_ms": decision.latency_ms,
+        "explained": decision.explained,
+    }
+
+
+@db_transaction.atomic(savepoint=False)
+def transaction_score_create(
+    *, txn: Transaction, decision: Decision, features: list[float]
+) -> TransactionScore:
+    """Store the decision on `txn`, saved in this database transaction with its status
+    already set from the decision and no score yet (the real-time path: one INSERT for
+    the score and one for its model versions). Sends `transaction_scored`."""
+    score = TransactionScore.objects.create(transaction=txn, **_score_fields(decision, features))
+    ids = list(decision.model_version_ids)
+    if ids:
+        through = TransactionScore.model_versions.through
+        through.objects.bulk_create(
+            [through(transactionscore_id=score.pk, modelversion_id=pk) for pk in ids]
+        )
+    score.model_version_refs = model_version_refs(ids)
+    transaction_scored.send(sender=TransactionScore, score=score)
+    return score
+
+
 @db_transaction.atomic
 def transaction_score(
     *, txn: Transaction, explain_with_shap: bool | None = None
@@ -44,21 +98,10 @@ def transaction_score(
     """Score `txn` (already saved), store the decision and set the transaction status."""
     decision, features = decision_for_transaction(txn, explain_with_shap=explain_with_shap)
     score, _ = TransactionScore.objects.update_or_create(
-        transaction=txn,
-        defaults={
-            "risk_score": decision.risk_score,
-            "outcome": decision.outcome,
-            "rule_hits": decision.rule_hits,
-            "model_scores": decision.model_scores,
-            "contributions": decision.contributions,
-            "reasons": decision.reasons,
-            "features": features,
-            "feature_spec_hash": FEATURE_SPEC_HASH,
-            "latency_ms": decision.latency_ms,
-            "explained": decision.explained,
-        },
+        transaction=txn, defaults=_score_fields(decision, features)
     )
     score.model_versions.set(decision.model_version_ids)
+    score.model_version_refs = model_version_refs(list(decision.model_version_ids))
     txn.status = STATUS_FOR_OUTCOME[decision.outcome]
     txn.save(update_fields=["status"])
     transaction_scored.send(sender=TransactionScore, score=score)

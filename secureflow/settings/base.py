@@ -159,9 +159,16 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "secureflow.core.pagination.ApiPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "secureflow.core.api_errors.api_exception_handler",
+    # Requests per client (API token, else user, else address); see secureflow/core/throttles.py.
+    "DEFAULT_THROTTLE_CLASSES": ["secureflow.core.throttles.ClientRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "score": env.str("SECUREFLOW_API_RATE_SCORE", default="6000/min"),
+        "api": env.str("SECUREFLOW_API_RATE", default="1200/min"),
+    },
 }
 
 SPECTACULAR_SETTINGS = {
@@ -171,6 +178,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "secureflow.core.api_errors.add_error_responses",
+    ],
 }
 
 # Where trained model artifacts live.

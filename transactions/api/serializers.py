@@ -1,5 +1,6 @@
 """API shapes for submitting transactions and reading their decisions."""
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -13,13 +14,39 @@ from transactions.models import Transaction
 
 COUNTRY = RegexValidator(r"^[A-Za-z]{2}$", "Use a two-letter ISO 3166 country code.")
 CURRENCY = RegexValidator(r"^[A-Za-z]{3}$", "Use a three-letter ISO 4217 currency code.")
+# Timestamps the feature code (epoch nanoseconds, local calendar) handles exactly.
+EARLIEST = datetime(1970, 1, 2, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def _choice_messages(choices: list[tuple[str, str]]) -> dict[str, str]:
+    codes = ", ".join(value for value, _ in choices)
+    return {"invalid_choice": f'"{{input}}" is not a valid choice; use one of: {codes}.'}
+
+
+class BoundedDateTimeField(serializers.DateTimeField):
+    """ISO 8601 (without an offset: the bank's local time), from 1970-01-02 to 2199."""
+
+    default_error_messages = {
+        "out_of_range": "Use a timestamp between 1970-01-02 and 2199-12-31.",
+    }
+
+    def to_internal_value(self, value: Any) -> datetime:
+        if not isinstance(value, str):
+            self.fail("invalid", format="ISO 8601, e.g. 2026-03-01T10:15:00Z")
+        parsed = super().to_internal_value(value)
+        if not EARLIEST <= parsed < LATEST:
+            self.fail("out_of_range")
+        return parsed
 
 
 class TransactionSubmitSerializer(serializers.Serializer):
     """What a bank system posts for a real-time decision."""
 
     id = serializers.CharField(max_length=64, help_text="The bank's transaction id.")
-    timestamp = serializers.DateTimeField(help_text="When it happened, ISO 8601.")
+    timestamp = BoundedDateTimeField(
+        help_text="When it happened, ISO 8601; without an offset, the bank's local time."
+    )
     account = serializers.CharField(max_length=64)
     customer = serializers.CharField(
         max_length=64,
@@ -41,13 +68,21 @@ class TransactionSubmitSerializer(serializers.Serializer):
         max_length=3, required=False, default="AED", validators=[CURRENCY]
     )
     transfer_type = serializers.ChoiceField(
-        choices=TransferType.choices, required=False, allow_blank=True, default=""
+        choices=TransferType.choices,
+        required=False,
+        allow_blank=True,
+        default="",
+        error_messages=_choice_messages(TransferType.choices),
     )
     country = serializers.CharField(
         max_length=2, required=False, allow_blank=True, default="", validators=[COUNTRY]
     )
     channel = serializers.ChoiceField(
-        choices=Channel.choices, required=False, allow_blank=True, default=""
+        choices=Channel.choices,
+        required=False,
+        allow_blank=True,
+        default="",
+        error_messages=_choice_messages(Channel.choices),
     )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -92,6 +127,10 @@ class DecisionSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(ModelVersionRefSerializer(many=True))
     def get_model_versions(self, score: TransactionScore) -> list[dict[str, Any]]:
+        # set by the scoring service on a decision it has just stored (no query)
+        refs = getattr(score, "model_version_refs", None)
+        if refs is not None:
+            return refs
         return [
             {"kind": version.kind, "version": version.version}
             for version in score.model_versions.all()

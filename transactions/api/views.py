@@ -1,11 +1,12 @@
 """Transactions API: submit for a real-time decision, list and read decisions."""
 
+import re
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -23,6 +24,9 @@ from transactions.services import IdempotencyConflict, transaction_submit
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_KEY_MAX_LENGTH = 128
+# printable ASCII, no spaces at either end (surrounding spaces are stripped first)
+IDEMPOTENCY_KEY_PATTERN = re.compile(r"[!-~](?:[ -~]*[!-~])?")
+EXTERNAL_ID_MAX_LENGTH = 64
 
 
 class TransactionViewSet(
@@ -36,9 +40,17 @@ class TransactionViewSet(
     lookup_field = "external_id"
     lookup_url_kwarg = "external_id"
     lookup_value_regex = "[^/]+"
+    # POST (a real-time decision) has its own rate (SECUREFLOW_API_RATE_SCORE)
+    throttle_scopes = {"create": "score"}
 
     def get_queryset(self) -> QuerySet[Transaction]:
         return transactions_with_decisions()
+
+    def get_object(self) -> Transaction:
+        value = self.kwargs.get(self.lookup_url_kwarg, "")
+        if len(value) > EXTERNAL_ID_MAX_LENGTH or "\x00" in value:
+            raise NotFound()  # no stored transaction can have such an id
+        return super().get_object()
 
     def get_serializer_class(self) -> type:
         if self.action == "create":
@@ -50,10 +62,17 @@ class TransactionViewSet(
         parameters=[
             OpenApiParameter(
                 IDEMPOTENCY_HEADER,
-                OpenApiTypes.STR,
+                {
+                    "type": "string",
+                    "maxLength": IDEMPOTENCY_KEY_MAX_LENGTH,
+                    "pattern": "^[!-~]([ -~]*[!-~])?$",
+                },
                 OpenApiParameter.HEADER,
                 required=False,
-                description="Optional key; a retry with the same key and body is a replay.",
+                description=(
+                    "Optional key (printable ASCII, at most 128 characters); a retry with "
+                    "the same key and body is a replay."
+                ),
             )
         ],
         responses={
@@ -99,10 +118,12 @@ class TransactionViewSet(
         if len(key) > IDEMPOTENCY_KEY_MAX_LENGTH:
             raise ValidationError(
                 {
-                    IDEMPOTENCY_HEADER: (
+                    IDEMPOTENCY_HEADER: [
                         f"Ensure this header has no more than "
                         f"{IDEMPOTENCY_KEY_MAX_LENGTH} characters."
-                    )
+                    ]
                 }
             )
+        if key and not IDEMPOTENCY_KEY_PATTERN.fullmatch(key):
+            raise ValidationError({IDEMPOTENCY_HEADER: ["Use printable ASCII characters only."]})
         return key or None

@@ -1,0 +1,127 @@
+"""Request rates per API client, shared by every web process through the cache.
+
+A client is the API token it authenticates with (a bank system), else its user (session
+sign-in), else its address. Each view belongs to a scope with its own rate, read from
+`REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]` (set from the environment in settings):
+
+* `score`: POST /api/v1/transactions/ (`SECUREFLOW_API_RATE_SCORE`);
+* `api`: every other API request (`SECUREFLOW_API_RATE`).
+
+The count is a sliding window estimated from two fixed windows (the previous window's
+count weighted by how much of it still overlaps, plus the current one), so a client
+cannot double its rate at a window boundary, and each request costs two cache round
+trips whatever the rate (an O(1) counter, not a list of timestamps). With Redis
+(`REDIS_URL`) the counts are shared by all workers and machines; without it each process
+counts on its own. Rejected requests do not count.
+"""
+
+import hashlib
+import math
+import time
+from typing import Any
+
+from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
+from rest_framework.request import Request
+from rest_framework.settings import api_settings
+from rest_framework.throttling import BaseThrottle
+
+DEFAULT_SCOPE = "api"
+PERIODS = {
+    "s": 1,
+    "sec": 1,
+    "second": 1,
+    "m": 60,
+    "min": 60,
+    "minute": 60,
+    "h": 3600,
+    "hour": 3600,
+    "d": 86400,
+    "day": 86400,
+}
+DISABLED = {"", "off", "none", "unlimited"}
+
+
+def parse_rate(rate: str | None) -> tuple[int, int] | None:
+    """ "6000/min" -> (6000, 60); None, "" or "off" -> None (no limit)."""
+    if rate is None or rate.strip().lower() in DISABLED:
+        return None
+    count, _, period = rate.strip().partition("/")
+    try:
+        limit = int(count)
+        seconds = PERIODS[period.strip().lower()]
+    except (ValueError, KeyError) as error:
+        raise ImproperlyConfigured(
+            f"Bad API rate {rate!r}: use <requests>/<s|min|hour|day>, e.g. 6000/min, or off."
+        ) from error
+    if limit < 1:
+        raise ImproperlyConfigured(f"Bad API rate {rate!r}: the count must be at least 1.")
+    return limit, seconds
+
+
+def view_scope(view: Any) -> str:
+    """The view's scope: `throttle_scopes[action]`, else `throttle_scope`, else "api"."""
+    scopes = getattr(view, "throttle_scopes", None) or {}
+    action = getattr(view, "action", None)
+    return scopes.get(action) or getattr(view, "throttle_scope", None) or DEFAULT_SCOPE
+
+
+class ClientRateThrottle(BaseThrottle):
+    """At most N requests per client per period, per scope."""
+
+    timer = staticmethod(time.time)
+
+    def __init__(self) -> None:
+        self._wait: float | None = None
+
+    def client_key(self, request: Request) -> str:
+        token = getattr(request.auth, "key", None)
+        if isinstance(token, str) and token:
+            return "t" + hashlib.sha256(token.encode()).hexdigest()[:24]
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            return f"u{user.pk}"
+        return "a" + self.get_ident(request)
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        scope = view_scope(view)
+        parsed = parse_rate(api_settings.DEFAULT_THROTTLE_RATES.get(scope))
+        if parsed is None:
+            return True
+        limit, period = parsed
+        now = self.timer()
+        window = int(now // period)
+        prefix = f"throttle:{scope}:{self.client_key(request)}:"
+        current_key, previous_key = f"{prefix}{window}", f"{prefix}{window - 1}"
+        counts = cache.get_many([current_key, previous_key])
+        current = int(counts.get(current_key, 0))
+        previous = int(counts.get(previous_key, 0))
+        elapsed = (now - window * period) / period  # share of the current window gone
+        if previous * (1.0 - elapsed) + current + 1 > limit:
+            self._wait = self._seconds_until_allowed(
+                limit, period, elapsed, current=current, previous=previous
+            )
+            return False
+        try:
+            cache.incr(current_key)
+        except ValueError:  # first request of this window
+            if not cache.add(current_key, 1, timeout=2 * period + 1):
+                cache.incr(current_key)
+        return True
+
+    @staticmethod
+    def _seconds_until_allowed(
+        limit: int, period: int, elapsed: float, *, current: int, previous: int
+    ) -> float:
+        if current + 1 <= limit and previous > 0:
+            # within this window, once enough of the previous window has slid out
+            needed = 1.0 - (limit - current - 1) / previous
+            return max(needed - elapsed, 0.0) * period
+        # after this window ends, once enough of it has slid out
+        needed = 1.0 - (limit - 1) / current if current > 0 else 0.0
+        return (1.0 - elapsed) * period + max(needed, 0.0) * period
+
+    def wait(self) -> float | None:
+        if self._wait is None:
+            return None
+        return float(max(1, math.ceil(self._wait)))
