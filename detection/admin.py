@@ -1,13 +1,42 @@
 import json
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from detection.models import ModelVersion, RuleLimit, RuleLimitChange, TransactionScore
+from detection.models import (
+    ModelPromotion,
+    ModelVersion,
+    RetrainingRun,
+    RetrainingTrigger,
+    RuleLimit,
+    RuleLimitChange,
+    ShadowScore,
+    TransactionScore,
+)
 from detection.services import rule_limit_check, rule_limit_update
+from secureflow.core import roles
+
+
+class AdminRoleMixin:
+    """Staff with the Admin role may view these pages and run their actions."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return super().has_module_permission(request) or (
+            request.user.is_staff and roles.is_admin(request.user)
+        )
+
+    def has_view_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return super().has_view_permission(request, obj) or (
+            request.user.is_staff and roles.is_admin(request.user)
+        )
+
+    def has_secureflow_admin_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_staff and roles.is_admin(request.user))
 
 
 class RuleLimitForm(forms.ModelForm):
@@ -122,13 +151,22 @@ class RuleLimitChangeAdmin(admin.ModelAdmin):
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
-    """Versions come from training; activation goes through the promote service."""
+class ModelVersionAdmin(AdminRoleMixin, admin.ModelAdmin):
+    """Versions come from training; activation goes through the promote service, and every
+    action here is audited (ModelPromotion, RetrainingRun)."""
 
+    actions = [
+        "train_challenger",
+        "promote_selected",
+        "roll_back",
+        "put_in_shadow",
+        "take_out_of_shadow",
+    ]
     list_display = (
         "kind",
         "version",
         "is_active",
+        "is_shadow",
         "trained_from",
         "trained_until",
         "format_version",
@@ -136,12 +174,13 @@ class ModelVersionAdmin(admin.ModelAdmin):
         "created_at",
         "created_by",
     )
-    list_filter = ("kind", "is_active")
+    list_filter = ("kind", "is_active", "is_shadow")
     search_fields = ("artifact_path", "notes")
     readonly_fields = (
         "kind",
         "version",
         "is_active",
+        "is_shadow",
         "artifact_path",
         "format_version",
         "feature_spec_hash",
@@ -159,6 +198,83 @@ class ModelVersionAdmin(admin.ModelAdmin):
     @admin.display(description="Spec")
     def short_spec_hash(self, obj: ModelVersion) -> str:
         return obj.feature_spec_hash[:12]
+
+    @admin.action(
+        description="Train a new challenger and compare with the champion",
+        permissions=["secureflow_admin"],
+    )
+    def train_challenger(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> None:
+        from detection.retraining.service import retraining_run_create
+        from detection.tasks import retrain_models
+
+        run = retraining_run_create(trigger=RetrainingTrigger.ADMIN, requested_by=request.user)
+        transaction.on_commit(lambda: retrain_models.delay(run_id=run.pk))
+        self.message_user(
+            request,
+            f"Retraining run #{run.pk} queued: a worker trains the challenger, compares it "
+            "with the champion on the same holdout and promotes it only if it is better.",
+            messages.SUCCESS,
+        )
+
+    @admin.action(description="Promote selected version(s)", permissions=["secureflow_admin"])
+    def promote_selected(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> None:
+        from detection.models import PromotionTrigger
+        from detection.retraining.promotion import model_versions_promote
+
+        versions = list(queryset.order_by("kind"))
+        try:
+            promotion = model_versions_promote(
+                versions=versions,
+                trigger=PromotionTrigger.MANUAL,
+                promoted_by=request.user,
+                reason=f"promoted by {request.user.get_username()} in admin: "
+                + ", ".join(f"{v.get_kind_display()} v{v.version}" for v in versions),
+            )
+        except ValidationError as exc:
+            self.message_user(request, " ".join(exc.messages), messages.ERROR)
+            return
+        self.message_user(request, f"Promotion #{promotion.pk}: {promotion.reason}")
+
+    @admin.action(
+        description="Roll back to the previous champion (undo the last promotion)",
+        permissions=["secureflow_admin"],
+    )
+    def roll_back(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> None:
+        from detection.retraining.promotion import model_versions_roll_back
+
+        try:
+            rollback = model_versions_roll_back(
+                rolled_back_by=request.user, reason=f"by {request.user.get_username()} in admin"
+            )
+        except ValidationError as exc:
+            self.message_user(request, " ".join(exc.messages), messages.ERROR)
+            return
+        self.message_user(request, rollback.reason)
+
+    @admin.action(
+        description="Put selected version(s) in shadow (score live traffic, decide nothing)",
+        permissions=["secureflow_admin"],
+    )
+    def put_in_shadow(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> None:
+        from detection.retraining.promotion import model_versions_shadow
+
+        try:
+            versions = model_versions_shadow(versions=list(queryset), enabled=True)
+        except ValidationError as exc:
+            self.message_user(request, " ".join(exc.messages), messages.ERROR)
+            return
+        self.message_user(request, "In shadow: " + ", ".join(str(v) for v in versions))
+
+    @admin.action(
+        description="Take selected version(s) out of shadow", permissions=["secureflow_admin"]
+    )
+    def take_out_of_shadow(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> None:
+        from detection.retraining.promotion import model_versions_shadow
+
+        versions = model_versions_shadow(
+            versions=list(queryset.filter(is_shadow=True)), enabled=False
+        )
+        self.message_user(request, f"{len(versions)} version(s) taken out of shadow.")
 
     @admin.display(description="Metrics")
     def metrics_pretty(self, obj: ModelVersion) -> str:
@@ -234,3 +350,134 @@ class TransactionScoreAdmin(admin.ModelAdmin):
 
         values = obj.features or []
         return _pretty_json(dict(zip(FEATURE_NAMES, values)))
+
+
+class ReadOnlyAuditAdmin(AdminRoleMixin, admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(RetrainingRun)
+class RetrainingRunAdmin(ReadOnlyAuditAdmin):
+    list_display = (
+        "id",
+        "created_at",
+        "trigger",
+        "status",
+        "decision",
+        "champion_ap",
+        "challenger_ap",
+        "requested_by",
+    )
+    list_filter = ("trigger", "status", "decision")
+    date_hierarchy = "created_at"
+    list_select_related = ("requested_by",)
+    fields = (
+        "trigger",
+        "status",
+        "decision",
+        "reason",
+        "requested_by",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "train_until",
+        "holdout_start",
+        "holdout_end",
+        "holdout_pretty",
+        "champion_versions",
+        "challenger_versions",
+        "champion_metrics_pretty",
+        "challenger_metrics_pretty",
+        "rule_pretty",
+        "timings_pretty",
+        "error",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="Champion AP")
+    def champion_ap(self, obj: RetrainingRun) -> str:
+        return _metric(obj.champion_metrics, "average_precision")
+
+    @admin.display(description="Challenger AP")
+    def challenger_ap(self, obj: RetrainingRun) -> str:
+        return _metric(obj.challenger_metrics, "average_precision")
+
+    @admin.display(description="Holdout")
+    def holdout_pretty(self, obj: RetrainingRun) -> str:
+        return _pretty_json(obj.holdout)
+
+    @admin.display(description="Champion metrics")
+    def champion_metrics_pretty(self, obj: RetrainingRun) -> str:
+        return _pretty_json(obj.champion_metrics)
+
+    @admin.display(description="Challenger metrics")
+    def challenger_metrics_pretty(self, obj: RetrainingRun) -> str:
+        return _pretty_json(obj.challenger_metrics)
+
+    @admin.display(description="Promotion rule")
+    def rule_pretty(self, obj: RetrainingRun) -> str:
+        return _pretty_json(obj.rule)
+
+    @admin.display(description="Timings (s)")
+    def timings_pretty(self, obj: RetrainingRun) -> str:
+        return _pretty_json(obj.timings)
+
+
+def _metric(metrics: dict, key: str) -> str:
+    value = (metrics or {}).get(key)
+    return "—" if value is None else f"{value:.3f}"
+
+
+@admin.register(ModelPromotion)
+class ModelPromotionAdmin(ReadOnlyAuditAdmin):
+    list_display = ("id", "created_at", "trigger", "promoted_by", "reason", "rolled_back_by")
+    list_filter = ("trigger",)
+    date_hierarchy = "created_at"
+    list_select_related = ("promoted_by", "rolled_back_by")
+    fields = (
+        "created_at",
+        "trigger",
+        "promoted_by",
+        "reason",
+        "from_versions",
+        "to_versions",
+        "retraining_run",
+        "rolled_back_by",
+    )
+    readonly_fields = fields
+
+
+@admin.register(ShadowScore)
+class ShadowScoreAdmin(ReadOnlyAuditAdmin):
+    list_display = (
+        "score",
+        "created_at",
+        "champion_outcome",
+        "outcome",
+        "champion_risk_score",
+        "risk_score",
+        "shadow_key",
+    )
+    list_filter = ("outcome", "champion_outcome", "shadow_key")
+    list_select_related = ("score__transaction",)
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    fields = (
+        "score",
+        "created_at",
+        "champion_outcome",
+        "outcome",
+        "champion_risk_score",
+        "risk_score",
+        "model_scores",
+        "model_version_ids",
+        "shadow_key",
+    )
+    readonly_fields = fields

@@ -16,8 +16,8 @@ from detection.features.batch import compute_features_batch
 from detection.features.db_frame import fraud_labels_frame, transactions_frame
 from detection.features.spec import FEATURE_NAMES, FEATURE_SPEC_HASH
 from detection.ml.manifest import FORMAT_VERSION
-from detection.ml.training import train_all
-from detection.models import ModelVersion
+from detection.ml.training import TrainedArtifactInfo, train_all
+from detection.models import ModelVersion, PromotionTrigger
 from transactions.models import Transaction
 
 logger = logging.getLogger(__name__)
@@ -78,6 +78,70 @@ def training_set(
     return TrainingSet(X=X, y=y, frame=frame, cutoff=cutoff)
 
 
+def training_risk_scores(
+    paths: dict[str, str], X: np.ndarray, *, max_rows: int = 50_000, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """(row indices, risk scores) of up to `max_rows` rows of X under the ensemble of the
+    artifacts at `paths`, combined as the live engine combines them."""
+    from detection.ml.serving import ModelEnsemble
+    from detection.scoring.risk import combine_risk
+
+    rows = np.arange(len(X))
+    if len(rows) > max_rows:
+        rows = np.sort(np.random.default_rng(seed).choice(rows, max_rows, replace=False))
+    ensemble, _ = ModelEnsemble.load(paths, expected_feature_spec_hash=FEATURE_SPEC_HASH)
+    scores = ensemble.score(X[rows]) if ensemble else {}
+    calibrated = {k: v for k, v in scores.items() if not k.endswith("_raw")}
+    risk = combine_risk(calibrated) if calibrated else np.zeros(len(rows))
+    return rows, risk
+
+
+def drift_reference_for(paths: dict[str, str], X: np.ndarray) -> dict:
+    """The training-window distribution stored with the versions (see detection.drift)."""
+    from detection.drift import reference_distribution
+
+    rows, risk = training_risk_scores(paths, X)
+    reference = reference_distribution(X)
+    reference["features"]["risk_score"] = reference_distribution(X[rows], risk)["features"][
+        "risk_score"
+    ]
+    return reference
+
+
+def model_versions_record(
+    *,
+    trained: dict[str, TrainedArtifactInfo],
+    trained_from: datetime,
+    trained_until: datetime,
+    drift_reference: dict | None = None,
+    created_by: AbstractBaseUser | None = None,
+    notes: str = "",
+) -> list[ModelVersion]:
+    """One inactive ModelVersion row per trained artifact, numbered per kind."""
+    versions = []
+    with db_transaction.atomic():
+        for kind, info in trained.items():
+            latest = ModelVersion.objects.filter(kind=kind).aggregate(m=Max("version"))["m"] or 0
+            metrics = dict(info.metrics)
+            if drift_reference is not None:
+                metrics["drift_reference"] = drift_reference
+            versions.append(
+                ModelVersion.objects.create(
+                    kind=kind,
+                    version=latest + 1,
+                    artifact_path=str(info.path),
+                    format_version=FORMAT_VERSION,
+                    feature_spec_hash=FEATURE_SPEC_HASH,
+                    trained_from=trained_from,
+                    trained_until=trained_until,
+                    metrics=metrics,
+                    created_by=created_by,
+                    notes=f"artifact {info.version}" + (f"; {notes}" if notes else ""),
+                )
+            )
+    return versions
+
+
 def models_train(
     *,
     until: datetime | None = None,
@@ -86,9 +150,11 @@ def models_train(
     activate: bool = True,
     created_by: AbstractBaseUser | None = None,
     ae_epochs: int = 30,
+    train_options: dict | None = None,
 ) -> list[ModelVersion]:
     """Train every model kind on stored history (before `until`) and record the versions.
-    With `activate`, the new versions replace the active ones."""
+    With `activate`, the new versions replace the active ones (audited as a promotion).
+    `train_options` go to detection.ml.training.train_all (e.g. supervised_params)."""
     data = training_set(until=until, label_delay_days=label_delay_days)
     start = pd.Timestamp(int(data.frame["ts"].min()), tz="UTC")
     window = (start.isoformat(), pd.Timestamp(data.cutoff).isoformat())
@@ -103,26 +169,26 @@ def models_train(
         out_dir=out_dir,
         seed=seed,
         ae_epochs=ae_epochs,
+        **(train_options or {}),
     )
-    versions = []
+    reference = drift_reference_for({k: str(i.path) for k, i in trained.items()}, data.X)
     with db_transaction.atomic():
-        for kind, info in trained.items():
-            latest = ModelVersion.objects.filter(kind=kind).aggregate(m=Max("version"))["m"] or 0
-            version = ModelVersion.objects.create(
-                kind=kind,
-                version=latest + 1,
-                artifact_path=str(info.path),
-                format_version=FORMAT_VERSION,
-                feature_spec_hash=FEATURE_SPEC_HASH,
-                trained_from=start.to_pydatetime(),
-                trained_until=data.cutoff,
-                metrics=info.metrics,
-                created_by=created_by,
-                notes=f"artifact {info.version}",
+        versions = model_versions_record(
+            trained=trained,
+            trained_from=start.to_pydatetime(),
+            trained_until=data.cutoff,
+            drift_reference=reference,
+            created_by=created_by,
+        )
+        if activate and versions:
+            from detection.retraining.promotion import model_versions_promote
+
+            model_versions_promote(
+                versions=versions,
+                trigger=PromotionTrigger.TRAINING,
+                promoted_by=created_by,
+                reason="trained and activated directly (train_models)",
             )
-            versions.append(version)
-            if activate:
-                model_version_activate(version=version)
     logger.info("Trained %s", ", ".join(f"{v.kind} v{v.version}" for v in versions))
     return versions
 
@@ -134,7 +200,8 @@ def model_version_activate(*, version: ModelVersion) -> ModelVersion:
         is_active=False
     )
     version.is_active = True
-    version.save(update_fields=["is_active"])
+    version.is_shadow = False
+    version.save(update_fields=["is_active", "is_shadow"])
     db_transaction.on_commit(_reset_engine)
     return version
 

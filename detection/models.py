@@ -106,6 +106,10 @@ class ModelVersion(models.Model):
     trained_until = models.DateTimeField(null=True, blank=True)
     metrics = models.JSONField(default=dict, blank=True)
     is_active = models.BooleanField(default=False)
+    is_shadow = models.BooleanField(
+        default=False,
+        help_text="Scores live transactions alongside the active versions without deciding.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -123,10 +127,13 @@ class ModelVersion(models.Model):
             models.UniqueConstraint(
                 fields=["kind"], condition=Q(is_active=True), name="modelversion_one_active"
             ),
+            models.UniqueConstraint(
+                fields=["kind"], condition=Q(is_shadow=True), name="modelversion_one_shadow"
+            ),
         ]
 
     def __str__(self) -> str:
-        active = " (active)" if self.is_active else ""
+        active = " (active)" if self.is_active else " (shadow)" if self.is_shadow else ""
         return f"{self.get_kind_display()} v{self.version}{active}"
 
 
@@ -161,3 +168,143 @@ class TransactionScore(models.Model):
 
     def __str__(self) -> str:
         return f"{self.transaction_id}: {self.outcome} ({self.risk_score:.2f})"
+
+
+class RetrainingTrigger(models.TextChoices):
+    SCHEDULE = "schedule", "Schedule"
+    MANUAL = "manual", "Command line"
+    ADMIN = "admin", "Admin action"
+
+
+class RetrainingStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    FINISHED = "finished", "Finished"
+    FAILED = "failed", "Failed"
+
+
+class RetrainingDecision(models.TextChoices):
+    PROMOTED = "promoted", "Challenger promoted"
+    KEPT = "kept", "Champion kept"
+
+
+class RetrainingRun(models.Model):
+    """One champion-challenger round: challenger versions trained up to `train_until`,
+    challenger and champion scored on the same labelled holdout, and the decision."""
+
+    trigger = models.CharField(max_length=16, choices=RetrainingTrigger.choices)
+    status = models.CharField(
+        max_length=16, choices=RetrainingStatus.choices, default=RetrainingStatus.QUEUED
+    )
+    decision = models.CharField(max_length=16, choices=RetrainingDecision.choices, blank=True)
+    reason = models.TextField(blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    train_until = models.DateTimeField(
+        null=True, blank=True, help_text="The challenger learned from transactions before this."
+    )
+    holdout_start = models.DateTimeField(null=True, blank=True)
+    holdout_end = models.DateTimeField(null=True, blank=True)
+    holdout = models.JSONField(
+        default=dict, blank=True, help_text="Labelled holdout: rows, fraud, legitimate, digest."
+    )
+    champion_versions = models.ManyToManyField(
+        ModelVersion, blank=True, related_name="runs_as_champion"
+    )
+    challenger_versions = models.ManyToManyField(
+        ModelVersion, blank=True, related_name="runs_as_challenger"
+    )
+    champion_metrics = models.JSONField(default=dict, blank=True)
+    challenger_metrics = models.JSONField(default=dict, blank=True)
+    rule = models.JSONField(default=dict, blank=True, help_text="The promotion rule applied.")
+    timings = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        outcome = self.get_decision_display() if self.decision else self.get_status_display()
+        return f"Retraining #{self.pk} ({self.get_trigger_display()}): {outcome}"
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
+
+class PromotionTrigger(models.TextChoices):
+    RETRAINING = "retraining", "Retraining (automatic)"
+    TRAINING = "training", "Training with activation"
+    MANUAL = "manual", "Manual promotion"
+    ROLLBACK = "rollback", "Roll back"
+
+
+class ModelPromotion(models.Model):
+    """Audit of every change of the active model versions: who or what, from, to, why."""
+
+    trigger = models.CharField(max_length=16, choices=PromotionTrigger.choices)
+    promoted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    from_versions = models.ManyToManyField(ModelVersion, blank=True, related_name="promotions_from")
+    to_versions = models.ManyToManyField(ModelVersion, blank=True, related_name="promotions_to")
+    reason = models.TextField(blank=True)
+    retraining_run = models.ForeignKey(
+        RetrainingRun,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="promotions",
+    )
+    rolled_back_by = models.OneToOneField(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="rolled_back",
+        help_text="The roll-back that undid this promotion.",
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_trigger_display()} #{self.pk} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class ShadowScore(models.Model):
+    """What the versions in shadow would have decided on a scored transaction. Never
+    changes the stored decision; the champion's risk and outcome are copied for comparison."""
+
+    score = models.OneToOneField(TransactionScore, on_delete=models.CASCADE, related_name="shadow")
+    risk_score = models.FloatField()
+    outcome = models.CharField(max_length=8, choices=Outcome.choices)
+    champion_risk_score = models.FloatField()
+    champion_outcome = models.CharField(max_length=8, choices=Outcome.choices)
+    model_scores = models.JSONField(default=dict, blank=True)
+    model_version_ids = models.JSONField(default=list, blank=True)
+    shadow_key = models.CharField(
+        max_length=200, blank=True, help_text="kind:version of the set that scored it."
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.score_id}: shadow {self.outcome} ({self.risk_score:.2f})"
