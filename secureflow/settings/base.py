@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "detection",
     "cases",
     "alerts",
+    "secureflow.workspace",
 ]
 
 MIDDLEWARE = [
@@ -251,3 +252,20 @@ CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "secureflow.core.tasks.worker_heartbeat", "schedule": 30.0},
     "alerts-requeue-due": {"task": "alerts.tasks.requeue_due_deliveries", "schedule": 60.0},
 }
+
+# Retraining and drift (README: "Retraining and drift").
+SECUREFLOW_RETRAIN_SCHEDULE_HOURS = env.float("SECUREFLOW_RETRAIN_SCHEDULE_HOURS", default=24.0)
+SECUREFLOW_RETRAIN_HOLDOUT_DAYS = env.float("SECUREFLOW_RETRAIN_HOLDOUT_DAYS", default=14.0)
+SECUREFLOW_RETRAIN_AE_EPOCHS = env.int("SECUREFLOW_RETRAIN_AE_EPOCHS", default=30)
+SECUREFLOW_PROMOTION_MIN_GAIN = env.float("SECUREFLOW_PROMOTION_MIN_GAIN", default=0.0)
+SECUREFLOW_PROMOTION_MAX_FPR_INCREASE = env.float(
+    "SECUREFLOW_PROMOTION_MAX_FPR_INCREASE", default=0.0
+)
+SECUREFLOW_PROMOTION_MIN_AP = env.float("SECUREFLOW_PROMOTION_MIN_AP", default=0.1)
+SECUREFLOW_SHADOW_CHALLENGERS = env.bool("SECUREFLOW_SHADOW_CHALLENGERS", default=False)
+if SECUREFLOW_RETRAIN_SCHEDULE_HOURS > 0:
+    CELERY_BEAT_SCHEDULE["retrain-models"] = {
+        "task": "detection.tasks.retrain_models",
+        "schedule": SECUREFLOW_RETRAIN_SCHEDULE_HOURS * 3600.0,
+        "kwargs": {"trigger": "schedule"},
+    }
