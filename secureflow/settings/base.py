@@ -39,7 +39,6 @@ INSTALLED_APPS = [
     "detection",
     "cases",
     "alerts",
-    "secureflow.workspace",
 ]
 
 MIDDLEWARE = [
