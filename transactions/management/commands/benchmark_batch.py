@@ -66,15 +66,19 @@ class Command(BaseCommand):
         if rows < 1 or days < 1:
             raise CommandError("--rows and --days must be at least 1")
         say = self.stdout.write
-        customers = max(5, math.ceil(rows / (days * TX_PER_CUSTOMER_DAY)))
+        customers = max(5, math.ceil(1.1 * rows / (days * TX_PER_CUSTOMER_DAY)))
         t0 = time.perf_counter()
-        bank = generate_demo_bank(
-            customers=customers,
-            days=days,
-            seed=int(options["seed"]),
-            end=timezone.localdate() + timedelta(days=1),
-            time_zone=settings.TIME_ZONE,
-        )
+        while True:  # enough customers for --rows transactions over --days days
+            bank = generate_demo_bank(
+                customers=customers,
+                days=days,
+                seed=int(options["seed"]),
+                end=timezone.localdate() + timedelta(days=1),
+                time_zone=settings.TIME_ZONE,
+            )
+            if len(bank.transactions) >= rows:
+                break
+            customers = math.ceil(customers * 1.25 * rows / max(len(bank.transactions), 1))
         frame = bank.transactions.iloc[:rows]
         if Transaction.objects.filter(external_id=str(frame["id"].iloc[0])).exists():
             raise CommandError(
