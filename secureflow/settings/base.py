@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "detection",
     "cases",
     "alerts",
+    "secureflow.workspace",
 ]
 
 MIDDLEWARE = [

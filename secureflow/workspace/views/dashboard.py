@@ -1,0 +1,68 @@
+"""The dashboard: volumes, flags, scores, reasons, feedback, alerts, cases, models."""
+
+from datetime import timedelta
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from secureflow.core.permissions import investigator_required
+from secureflow.workspace.forms import DateRangeForm
+from secureflow.workspace.selectors import Dashboard, dashboard, dashboard_default_range
+
+QUICK_RANGES = (7, 30, 90)
+
+
+def chart_data(board: Dashboard) -> dict[str, Any]:
+    """The numbers the charts draw (the tables next to them show the same)."""
+    data: dict[str, Any] = {
+        "days": [d["day"].isoformat() for d in board.days],
+        "transactions": [d["transactions"] for d in board.days],
+        "flagged": [d["flagged"] for d in board.days],
+        "review": [d["review"] for d in board.days],
+        "block": [d["block"] for d in board.days],
+        "flag_rate": [
+            round(d["flag_rate"] * 100, 3) if d["flag_rate"] is not None else None
+            for d in board.days
+        ],
+        "histogram_labels": [f"{b['low']:.2f}–{b['high']:.2f}" for b in board.histogram],
+        "histogram": [b["count"] for b in board.histogram],
+        "rules": [r["name"] for r in board.top_rules],
+        "rule_counts": [r["count"] for r in board.top_rules],
+    }
+    if board.alerts is not None:
+        data["alerts"] = [a["total"] for a in board.alerts]
+    return data
+
+
+@investigator_required
+@require_GET
+def dashboard_page(request: HttpRequest) -> HttpResponse:
+    """Full page, or with HTMX just the body for the chosen range (the URL follows)."""
+    form = DateRangeForm(request.GET or None)
+    default = dashboard_default_range()
+    if form.is_bound and form.is_valid():
+        date_from, date_to = form.range(default)
+    else:
+        date_from, date_to = default
+    board = dashboard(date_from=date_from, date_to=date_to)
+    span = (date_to - date_from).days + 1
+    context = {
+        "form": form
+        if form.is_bound
+        else DateRangeForm(initial={"date_from": date_from, "date_to": date_to}),
+        "board": board,
+        "charts": chart_data(board),
+        "span": span,
+        "quick_ranges": [
+            {"days": n, "from": date_to - timedelta(days=n - 1), "to": date_to, "active": n == span}
+            for n in QUICK_RANGES
+        ],
+        "previous": {"from": date_from - timedelta(days=span), "to": date_from - timedelta(days=1)},
+        "next": {"from": date_to + timedelta(days=1), "to": date_to + timedelta(days=span)},
+    }
+    template = "workspace/dashboard.html"
+    if request.htmx and not request.htmx.boosted:
+        template = "workspace/partials/_dashboard_body.html"
+    return render(request, template, context, status=422 if form.errors else 200)
