@@ -4,54 +4,11 @@ uses Redis, on the embedded filesystem broker otherwise."""
 from datetime import UTC, datetime
 
 import pytest
-from django.conf import settings
 
 from alerts.models import AlertDelivery
 from alerts.services import alert_subscription_create
 from tests.alerts.conftest import make_scored
 from tests.conftest import wait_for
-
-
-@pytest.fixture
-def worker_broker(request, tmp_path):
-    """(broker URL, extra worker environment) shared by this process and its worker."""
-    from django.db import connection
-
-    from secureflow.celery import app
-
-    if settings.CELERY_BROKER_URL.startswith("redis"):
-        request.getfixturevalue("postgres_required")
-        yield request.getfixturevalue("redis_broker"), {}
-        return
-    # The embedded broker, in folders of this test only (no other run can take the messages).
-    var_dir = tmp_path / "worker-var"
-    broker = var_dir / "broker"
-    options = {
-        "data_folder_in": str(broker / "queue"),
-        "data_folder_out": str(broker / "queue"),
-        "processed_folder": str(broker / "processed"),
-        "control_folder": str(broker / "control"),
-        "store_processed": False,
-    }
-    for folder in ("queue", "processed", "control"):
-        (broker / folder).mkdir(parents=True, exist_ok=True)
-    previous = app.conf.broker_transport_options
-    _publish_with(app, options)
-    assert connection.vendor in {"sqlite", "postgresql"}
-    try:
-        yield "filesystem://", {"SECUREFLOW_VAR_DIR": str(var_dir)}
-    finally:
-        _publish_with(app, previous)
-
-
-def _publish_with(app, transport_options: dict) -> None:
-    """Make this process publish with other broker transport options: drop the connection
-    and producer pools Celery keeps, so the next publish opens new ones."""
-    app.conf.broker_transport_options = transport_options
-    if app._pool is not None:
-        app._pool.force_close_all()
-    app._pool = None
-    app.amqp._producer_pool = None
 
 
 def post_transaction(api, external_id: str, amount: str, when: datetime):
