@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import django_filters
+from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -94,7 +95,12 @@ class CaseFilterSet(django_filters.FilterSet):
         choices=AGE_CHOICES, method="filter_age", empty_label="Any age", label="Age"
     )
     overdue = django_filters.BooleanFilter(
-        method="filter_overdue", label="SLA overdue", help_text="true: past the SLA, not closed"
+        method="filter_overdue",
+        label="SLA",
+        help_text="true: past the SLA and not closed; false: the others",
+        widget=forms.Select(
+            choices=[("", "Any SLA"), ("true", "Overdue"), ("false", "Within SLA or closed")]
+        ),
     )
     assignee = django_filters.CharFilter(
         method="filter_assignee",

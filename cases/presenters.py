@@ -1,25 +1,29 @@
 """What the case pages show, shaped for the templates (reads go through selectors)."""
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest, QueryDict
 from django.urls import reverse
 from django.utils import timezone
 
-from cases.choices import CaseStatus
+from cases.choices import ACTIVE_STATUSES, CaseResolution, CaseStatus
 from cases.filtersets import DEFAULT_SORT
 from cases.models import Case, CaseEvent
 from cases.selectors import (
+    RowDetails,
     case_events,
     case_neighbours,
     counterparty_times_paid,
+    customer_account_ids,
     customer_baseline,
     customer_counterparties,
     customer_labels,
     customer_previous_cases,
     customer_recent_transactions,
     investigators,
+    queue_row_details,
 )
 from cases.services import can_work_escalations
 from detection.models import Outcome
@@ -61,6 +65,96 @@ def sort_links(query: QueryDict) -> dict[str, dict[str, str]]:
     return links
 
 
+def duration_text(seconds: float) -> str:
+    """A short duration: '45s', '12m', '3h 05m', '2d 4h'."""
+    seconds = int(abs(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours}h {minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours}h"
+
+
+def _local(moment: datetime) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    """One queue row, formatted once in Python (a page has 50 of them)."""
+
+    pk: int
+    version: int
+    url: str
+    transaction: str
+    customer: str
+    priority: str
+    risk: str
+    amount: str
+    outcome: str
+    outcome_label: str
+    rules: list[str]
+    status: str
+    assignee: str
+    opened_at: str
+    age: str
+    sla_due_at: str
+    sla: str
+    overdue: bool
+    active: bool
+
+
+def queue_rows(cases: list[Case], *, now: datetime) -> list[QueueRow]:
+    rows = []
+    details = queue_row_details(transaction_ids=[case.transaction_id for case in cases])
+    missing = RowDetails("", "")
+    statuses = dict(CaseStatus.choices)
+    resolutions = dict(CaseResolution.choices)
+    outcomes = dict(Outcome.choices)
+    for case in cases:
+        active = case.status in ACTIVE_STATUSES
+        overdue = active and case.sla_due_at < now
+        if overdue:
+            sla = f"overdue {duration_text((now - case.sla_due_at).total_seconds())}"
+        elif active:
+            sla = f"in {duration_text((case.sla_due_at - now).total_seconds())}"
+        else:
+            sla = "—"
+        status = statuses.get(case.status, case.status)
+        if case.resolution:
+            status = f"{status}: {resolutions.get(case.resolution, case.resolution).lower()}"
+        txn = details.get(case.transaction_id, missing)
+        rows.append(
+            QueueRow(
+                pk=case.pk,
+                version=case.version,
+                url=reverse("cases:detail", args=[case.pk]),
+                transaction=txn.transaction,
+                customer=txn.customer,
+                priority=f"{case.priority:,.0f}",
+                risk=f"{case.risk_score:.2f}",
+                amount=f"{case.currency} {case.amount:,.2f}",
+                outcome=case.outcome,
+                outcome_label=outcomes.get(case.outcome, case.outcome),
+                rules=case.rule_code_list,
+                status=status,
+                assignee=case.assignee.get_username() if case.assignee_id else "",
+                opened_at=_local(case.opened_at),
+                age=duration_text((now - case.opened_at).total_seconds()),
+                sla_due_at=_local(case.sla_due_at),
+                sla=sla,
+                overdue=overdue,
+                active=active,
+            )
+        )
+    return rows
+
+
 @dataclass(frozen=True)
 class Change:
     label: str
@@ -75,6 +169,14 @@ def event_changes(event: CaseEvent) -> list[Change]:
         for key, label in SNAPSHOT_LABELS.items()
         if before and key in after and before.get(key) != after.get(key)
     ]
+
+
+def other_reasons(score: Any) -> list[str]:
+    """The decision's reasons that are not already listed as rule hits."""
+    if score is None:
+        return []
+    hits = {hit.get("reason") for hit in score.rule_hits or []}
+    return [reason for reason in score.reasons or [] if reason not in hits]
 
 
 def contribution_bars(contributions: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -142,33 +244,32 @@ def case_page_context(request: HttpRequest, case: Case, *, full_page: bool) -> d
     if not full_page:
         return context
     customer = txn.account.customer
+    accounts = customer_account_ids(customer_id=customer.pk)
     score = getattr(txn, "score", None)
-    baseline = customer_baseline(customer_id=customer.pk, before=txn.occurred_at)
-    recent = customer_recent_transactions(customer_id=customer.pk, until=txn.occurred_at)
+    baseline = customer_baseline(account_ids=accounts, before=txn.occurred_at)
+    recent = customer_recent_transactions(account_ids=accounts, until=txn.occurred_at)
     previous_id, next_id = case_neighbours(case=case)
     context.update(
         {
             "score": score,
             "rule_hits": (score.rule_hits if score else []) or [],
-            "reasons": (score.reasons if score else []) or [],
+            "reasons": other_reasons(score),
             "contributions": contribution_bars(score.contributions if score else []),
             "customer": customer,
             "baseline": baseline,
             "ratio_to_average": baseline.ratio_to_average(txn.amount),
             "chart": chart_data(recent, transaction_id=txn.pk),
             "recent": list(reversed(recent))[:RECENT_TABLE_ROWS],
-            "counterparties": customer_counterparties(
-                customer_id=customer.pk, before=txn.occurred_at
-            ),
+            "counterparties": customer_counterparties(account_ids=accounts, before=txn.occurred_at),
             "times_paid": counterparty_times_paid(
-                customer_id=customer.pk, counterparty_id=txn.counterparty_id, before=txn.occurred_at
+                account_ids=accounts, counterparty_id=txn.counterparty_id, before=txn.occurred_at
             )
             if txn.counterparty_id
             else None,
             "previous_cases": list(
-                customer_previous_cases(customer_id=customer.pk, exclude_case_id=case.pk)
+                customer_previous_cases(account_ids=accounts, exclude_case_id=case.pk)
             ),
-            "labels": list(customer_labels(customer_id=customer.pk)),
+            "labels": list(customer_labels(account_ids=accounts)),
             "previous_case_id": previous_id,
             "next_case_id": next_id,
         }

@@ -15,6 +15,7 @@ from django.db.models import (
     Max,
     Min,
     OuterRef,
+    Prefetch,
     Q,
     QuerySet,
     StdDev,
@@ -31,7 +32,7 @@ from django.utils import timezone
 from cases.choices import ACTIVE_STATUSES, CaseStatus
 from cases.models import Case, CaseEvent, FeedbackLabel
 from secureflow.core import roles
-from transactions.models import Transaction
+from transactions.models import Account, Transaction
 
 BASELINE_DAYS = 90
 RECENT_TRANSACTIONS = 60
@@ -60,11 +61,37 @@ def labels_frame(*, known_before: datetime | None = None) -> pd.DataFrame:
 
 # -- the queue ---------------------------------------------------------------------------
 def case_queue() -> QuerySet[Case]:
-    """Every case with what a queue row shows (transaction, customer, counterparty,
-    assignee) in one query, most urgent first. Filter it with CaseFilterSet."""
-    return Case.objects.select_related(
-        "transaction__account__customer", "transaction__counterparty", "assignee"
-    ).order_by(*QUEUE_ORDER)
+    """Every case, most urgent first. Filter and sort it with CaseFilterSet.
+
+    Filtering, sorting and paging read the cases table and its indexes alone (what the
+    queue filters on is copied onto the case); only the page's rows then touch the
+    transactions table (queue_row_details, or cases_with_transactions for the API)."""
+    return Case.objects.prefetch_related("assignee").order_by(*QUEUE_ORDER)
+
+
+def cases_with_transactions() -> QuerySet[Case]:
+    """case_queue() with each case's transaction, account, customer and counterparty
+    (one more query per page, whatever its size)."""
+    return case_queue().prefetch_related(
+        Prefetch(
+            "transaction",
+            queryset=Transaction.objects.select_related("account__customer", "counterparty"),
+        )
+    )
+
+
+@dataclass(frozen=True)
+class RowDetails:
+    transaction: str
+    customer: str
+
+
+def queue_row_details(*, transaction_ids: list[int]) -> dict[int, RowDetails]:
+    """What a queue row shows about its transaction, for a page of cases, in one query."""
+    rows = Transaction.objects.filter(id__in=transaction_ids).values_list(
+        "id", "external_id", "account__customer__name"
+    )
+    return {pk: RowDetails(external_id, customer) for pk, external_id, customer in rows}
 
 
 def cases_claimable(*, user: AbstractBaseUser) -> QuerySet[Case]:
@@ -152,6 +179,12 @@ def case_events(*, case: Case) -> QuerySet[CaseEvent]:
 
 
 # -- the customer's 360° view ---------------------------------------------------------------
+# The customer's transactions are read by account id (a handful of accounts), so that every
+# read below uses the (account, occurred_at) index instead of scanning by time.
+def customer_account_ids(*, customer_id: int) -> list[int]:
+    return list(Account.objects.filter(customer_id=customer_id).values_list("id", flat=True))
+
+
 @dataclass(frozen=True)
 class Baseline:
     """The customer's behaviour before the transaction (BASELINE_DAYS days)."""
@@ -171,7 +204,7 @@ class Baseline:
         return float(amount) / float(self.average)
 
 
-def customer_baseline(*, customer_id: int, before: datetime) -> Baseline:
+def customer_baseline(*, account_ids: list[int], before: datetime) -> Baseline:
     """Average, max, standard deviation and frequency of the customer's transactions in
     the BASELINE_DAYS days before `before`, and month-to-date spending (bank local time,
     the month of `before`, up to it), in one query."""
@@ -179,7 +212,7 @@ def customer_baseline(*, customer_id: int, before: datetime) -> Baseline:
     local = timezone.localtime(before)
     month_start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     stats = Transaction.objects.filter(
-        account__customer_id=customer_id, occurred_at__gte=start, occurred_at__lt=before
+        account_id__in=account_ids, occurred_at__gte=start, occurred_at__lt=before
     ).aggregate(
         count=Count("id"),
         average=Avg("amount"),
@@ -206,12 +239,12 @@ def customer_baseline(*, customer_id: int, before: datetime) -> Baseline:
 
 
 def customer_recent_transactions(
-    *, customer_id: int, until: datetime, limit: int = RECENT_TRANSACTIONS
+    *, account_ids: list[int], until: datetime, limit: int = RECENT_TRANSACTIONS
 ) -> list[dict[str, Any]]:
     """The customer's last `limit` transactions up to `until` (included), oldest first,
     with their detection outcome."""
     rows = list(
-        Transaction.objects.filter(account__customer_id=customer_id, occurred_at__lte=until)
+        Transaction.objects.filter(account_id__in=account_ids, occurred_at__lte=until)
         .order_by("-occurred_at", "-id")
         .values(
             "id",
@@ -231,12 +264,12 @@ def customer_recent_transactions(
 
 
 def customer_counterparties(
-    *, customer_id: int, before: datetime, limit: int = 8
+    *, account_ids: list[int], before: datetime, limit: int = 8
 ) -> list[dict[str, Any]]:
     """Whom the customer paid most often in the BASELINE_DAYS days before `before`."""
     return list(
         Transaction.objects.filter(
-            account__customer_id=customer_id,
+            account_id__in=account_ids,
             occurred_at__gte=before - timedelta(days=BASELINE_DAYS),
             occurred_at__lt=before,
             counterparty__isnull=False,
@@ -252,29 +285,31 @@ def customer_counterparties(
     )
 
 
-def counterparty_times_paid(*, customer_id: int, counterparty_id: int, before: datetime) -> int:
+def counterparty_times_paid(
+    *, account_ids: list[int], counterparty_id: int, before: datetime
+) -> int:
     """How many times the customer paid this counterparty before (0: a new payee)."""
     return Transaction.objects.filter(
-        account__customer_id=customer_id,
+        account_id__in=account_ids,
         counterparty_id=counterparty_id,
         occurred_at__lt=before,
     ).count()
 
 
 def customer_previous_cases(
-    *, customer_id: int, exclude_case_id: int, limit: int = 10
+    *, account_ids: list[int], exclude_case_id: int, limit: int = 10
 ) -> QuerySet[Case]:
     return (
-        Case.objects.filter(transaction__account__customer_id=customer_id)
+        Case.objects.filter(transaction__account_id__in=account_ids)
         .exclude(pk=exclude_case_id)
         .select_related("transaction", "assignee")
         .order_by("-opened_at", "-id")[:limit]
     )
 
 
-def customer_labels(*, customer_id: int, limit: int = 10) -> QuerySet[FeedbackLabel]:
+def customer_labels(*, account_ids: list[int], limit: int = 10) -> QuerySet[FeedbackLabel]:
     return (
-        FeedbackLabel.objects.filter(transaction__account__customer_id=customer_id)
+        FeedbackLabel.objects.filter(transaction__account_id__in=account_ids)
         .select_related("transaction", "created_by")
         .order_by("-known_at", "-id")[:limit]
     )

@@ -20,7 +20,7 @@ from cases.choices import CaseAction
 from cases.filtersets import ACTIVE, DEFAULT_SORT, CaseFilterSet
 from cases.forms import BulkActionForm, CaseActionForm
 from cases.models import Case
-from cases.presenters import case_page_context, sort_links
+from cases.presenters import case_page_context, queue_rows, sort_links
 from cases.selectors import case_for_page, case_queue, case_queue_counts, investigators
 from cases.services import (
     BulkResult,
@@ -68,10 +68,11 @@ def _queue_context(request: HttpRequest, query: QueryDict) -> dict[str, Any]:
     mine["assignee"] = "me"
     everyone = mine.copy()
     everyone.pop("assignee")
+    now = timezone.now()
     return {
         "filterset": filterset,
         "page": page,
-        "cases": list(page.object_list),
+        "rows": queue_rows(list(page.object_list), now=now),
         "query": without_page.urlencode(),
         "sort": data.get("sort") or DEFAULT_SORT,
         "sort_links": sort_links(without_page),
@@ -80,7 +81,7 @@ def _queue_context(request: HttpRequest, query: QueryDict) -> dict[str, Any]:
         "all_url": f"{reverse('cases:queue')}?{everyone.urlencode()}",
         "counts": case_queue_counts(user=request.user),
         "investigators": list(investigators()),
-        "now": timezone.now(),
+        "now": now,
     }
 
 

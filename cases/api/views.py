@@ -15,7 +15,7 @@ from cases.api.serializers import (
 )
 from cases.filtersets import CaseFilterSet
 from cases.models import Case, CaseEvent
-from cases.selectors import case_queue
+from cases.selectors import cases_with_transactions
 from cases.services import feedback_label_create
 from secureflow.core.permissions import IsInvestigator, IsSecureflowAdmin
 
@@ -54,14 +54,15 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
 
     def get_queryset(self) -> QuerySet[Case]:
         if self.action == "retrieve":
-            return (
-                case_queue()
-                .select_related("transaction__score")
-                .prefetch_related(
-                    Prefetch("events", queryset=CaseEvent.objects.select_related("actor"))
-                )
+            return Case.objects.select_related(
+                "transaction__account__customer",
+                "transaction__counterparty",
+                "transaction__score",
+                "assignee",
+            ).prefetch_related(
+                Prefetch("events", queryset=CaseEvent.objects.select_related("actor"))
             )
-        return case_queue()
+        return cases_with_transactions()
 
     def get_serializer_class(self) -> type:
         return CaseDetailSerializer if self.action == "retrieve" else CaseSerializer

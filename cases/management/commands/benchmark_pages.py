@@ -1,0 +1,200 @@
+"""Server time of the investigators' pages, rendered through the Django test client (the
+whole middleware, view and template stack) against the configured database.
+
+    python manage.py benchmark_pages [--renders 100] [--warmup 5] [--json PATH]
+    python manage.py benchmark_pages --page "transactions=/api/v1/transactions/"
+
+Pages are the PAGES list below: (name, url) where url is a path, or a callable returning a
+path or a list of paths (renders rotate through them), evaluated once the database is
+there. Add a page area by appending to PAGES (or --page NAME=URL for a one-off).
+"""
+
+import json
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from cases.choices import ACTIVE_STATUSES
+from cases.models import Case
+from secureflow.core import roles
+from transactions.models import Transaction
+
+PageUrl = str | Callable[[], str | list[str] | None]
+DETAIL_CASES = 20
+DEFAULT_USERNAME = "benchmark-pages"
+
+
+def _queue() -> str:
+    return reverse("cases:queue")
+
+
+def _queue_filtered() -> str:
+    return f"{reverse('cases:queue')}?outcome=review&min_amount=1000&sort=sla&page=2"
+
+
+def _queue_closed_by_amount() -> str:
+    return f"{reverse('cases:queue')}?status=&sort=-amount"
+
+
+def _top_case_details() -> list[str]:
+    """The case pages of the most urgent active cases (what investigators open first)."""
+    ids = (
+        Case.objects.filter(status__in=ACTIVE_STATUSES)
+        .order_by("-priority", "sla_due_at", "id")
+        .values_list("id", flat=True)[:DETAIL_CASES]
+    )
+    return [reverse("cases:detail", args=[pk]) for pk in ids]
+
+
+# (name, url): extend this list to measure more pages.
+PAGES: list[tuple[str, PageUrl]] = [
+    ("case queue", _queue),
+    ("case queue (filtered, SLA order, page 2)", _queue_filtered),
+    ("case queue (all statuses, by amount)", _queue_closed_by_amount),
+    ("case detail", _top_case_details),
+]
+
+
+def _urls(url: PageUrl) -> list[str]:
+    value = url() if callable(url) else url
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _percentile(values: np.ndarray, q: float) -> float:
+    return float(np.percentile(values, q)) if len(values) else float("nan")
+
+
+class Command(BaseCommand):
+    help = "Measure server time of the case pages (p50/p99 over N renders)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--renders", type=int, default=100, help="timed renders per page")
+        parser.add_argument("--warmup", type=int, default=5, help="untimed renders per page")
+        parser.add_argument(
+            "--username",
+            default=DEFAULT_USERNAME,
+            help="render as this user; created with the Investigator role if missing",
+        )
+        parser.add_argument(
+            "--page",
+            action="append",
+            default=[],
+            metavar="NAME=URL",
+            help="also measure this page (repeatable)",
+        )
+        parser.add_argument("--only", action="append", default=[], help="only pages named so")
+        parser.add_argument("--json", dest="json_path", help="write the figures here as JSON")
+
+    def handle(self, *args: object, **options: Any) -> None:
+        renders, warmup = int(options["renders"]), int(options["warmup"])
+        if renders < 1 or warmup < 0:
+            raise CommandError("--renders must be at least 1 and --warmup at least 0")
+        pages = list(PAGES)
+        for spec in options["page"]:
+            name, sep, url = spec.partition("=")
+            if not sep or not name or not url.startswith("/"):
+                raise CommandError(f"--page wants NAME=/path, not {spec!r}")
+            pages.append((name, url))
+        if options["only"]:
+            pages = [(name, url) for name, url in pages if name in options["only"]]
+            if not pages:
+                raise CommandError("no page matches --only")
+
+        client = self._client(options["username"])
+        secure = bool(getattr(settings, "SECURE_SSL_REDIRECT", False))
+        report: dict[str, Any] = {
+            "database": connection.vendor,
+            "debug": settings.DEBUG,
+            "transactions": Transaction.objects.count(),
+            "cases": Case.objects.count(),
+            "active_cases": Case.objects.filter(status__in=ACTIVE_STATUSES).count(),
+            "renders": renders,
+            "warmup": warmup,
+            "pages": {},
+        }
+        self.stdout.write(
+            f"{report['database']}: {report['transactions']:,} transactions, "
+            f"{report['cases']:,} cases ({report['active_cases']:,} active); "
+            f"{renders} renders per page after {warmup} warm-up"
+        )
+        self.stdout.write(
+            f"{'page':<44} {'p50 ms':>8} {'p99 ms':>8} {'mean':>8} {'max':>8} {'queries':>8}"
+        )
+        for name, url in pages:
+            urls = _urls(url)
+            if not urls:
+                self.stdout.write(f"{name:<44} skipped: nothing to show")
+                report["pages"][name] = {"skipped": "nothing to show"}
+                continue
+            figures = self._measure(client, urls, renders=renders, warmup=warmup, secure=secure)
+            report["pages"][name] = figures
+            self.stdout.write(
+                f"{name:<44} {figures['p50_ms']:>8.1f} {figures['p99_ms']:>8.1f} "
+                f"{figures['mean_ms']:>8.1f} {figures['max_ms']:>8.1f} "
+                f"{figures['queries']:>8}"
+            )
+        if options["json_path"]:
+            path = Path(options["json_path"])
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(report, indent=2))
+            self.stdout.write(f"Wrote {path}")
+
+    def _client(self, username: str) -> Client:
+        User = get_user_model()
+        user = User.objects.filter(**{User.USERNAME_FIELD: username}).first()
+        if user is None:
+            roles.ensure_role_groups()
+            user = User.objects.create_user(**{User.USERNAME_FIELD: username})
+            user.set_unusable_password()
+            user.save()
+            user.groups.add(Group.objects.get(name=roles.INVESTIGATOR))
+        if not roles.is_investigator(user):
+            raise CommandError(f"{username} has no role that may see the case pages")
+        hosts = [h.lstrip(".") for h in settings.ALLOWED_HOSTS if h and h != "*"]
+        client = Client(HTTP_HOST=hosts[0] if hosts else "localhost")
+        client.force_login(user)
+        return client
+
+    def _measure(
+        self, client: Client, urls: list[str], *, renders: int, warmup: int, secure: bool
+    ) -> dict[str, Any]:
+        def get(i: int) -> int:
+            response = client.get(urls[i % len(urls)], secure=secure)
+            if response.status_code != 200:
+                raise CommandError(f"{urls[i % len(urls)]} answered {response.status_code}")
+            return len(response.content)
+
+        for i in range(warmup):
+            get(i)
+        with CaptureQueriesContext(connection) as queries:
+            size = get(0)
+        query_count = len(queries)  # now: the next request clears the query log
+        timings = np.empty(renders)
+        for i in range(renders):
+            started = time.perf_counter()
+            get(i)
+            timings[i] = (time.perf_counter() - started) * 1000
+        return {
+            "urls": urls if len(urls) <= 3 else [*urls[:3], f"... {len(urls)} in all"],
+            "p50_ms": round(_percentile(timings, 50), 2),
+            "p99_ms": round(_percentile(timings, 99), 2),
+            "mean_ms": round(statistics.fmean(timings), 2),
+            "min_ms": round(float(timings.min()), 2),
+            "max_ms": round(float(timings.max()), 2),
+            "queries": query_count,
+            "bytes": size,
+        }
