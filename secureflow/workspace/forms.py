@@ -1,6 +1,7 @@
 """Forms of the check page, the settings page and the dashboard filter."""
 
 import uuid
+from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -224,15 +225,17 @@ class DateRangeForm(forms.Form):
                 self.add_error("date_to", f"Choose at most {MAX_RANGE_DAYS} days.")
         return cleaned
 
-    def range(self, default: tuple[date, date]) -> tuple[date, date]:
-        """The chosen range; a missing end fills in from the default's length."""
+    def range(self, default: Callable[[], tuple[date, date]]) -> tuple[date, date]:
+        """The chosen range; a missing end keeps the default range's length. `default` is
+        only called when a date is missing."""
         start = self.cleaned_data.get("date_from")
         end = self.cleaned_data.get("date_to")
-        span = default[1] - default[0]
         if start and end:
             return start, end
+        first, last = default()
+        span = last - first
         if start:
             return start, start + span
         if end:
             return end - span, end
-        return default
+        return first, last

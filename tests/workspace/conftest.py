@@ -19,8 +19,17 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 
 @pytest.fixture(autouse=True)
 def fresh_caches(settings, tmp_path):
-    """Rules-only scoring (no trained model in this directory) and empty caches."""
+    """Rules-only scoring (no trained model in this directory) and empty caches.
+
+    The Django cache is a private in-memory one here: clearing a shared Redis would
+    flush other test runs' keys."""
     settings.SECUREFLOW_MODEL_DIR = tmp_path / "models"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "workspace-tests",
+        }
+    }
     cache.clear()
     reset_engine()
     invalidate_rule_set()

@@ -41,11 +41,10 @@ def chart_data(board: Dashboard) -> dict[str, Any]:
 def dashboard_page(request: HttpRequest) -> HttpResponse:
     """Full page, or with HTMX just the body for the chosen range (the URL follows)."""
     form = DateRangeForm(request.GET or None)
-    default = dashboard_default_range()
     if form.is_bound and form.is_valid():
-        date_from, date_to = form.range(default)
+        date_from, date_to = form.range(dashboard_default_range)
     else:
-        date_from, date_to = default
+        date_from, date_to = dashboard_default_range()
     board = dashboard(date_from=date_from, date_to=date_to)
     span = (date_to - date_from).days + 1
     context = {
