@@ -19,6 +19,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
+
 # JSON errors under /api/, the usual pages elsewhere (secureflow/core/api_errors.py).
 handler400 = "secureflow.core.api_errors.bad_request"
 handler404 = "secureflow.core.api_errors.page_not_found"

@@ -80,17 +80,15 @@ def _stored_fingerprint(txn: Transaction) -> str:
 def _existing_transaction(*, external_id: str, idempotency_key: str | None) -> Transaction | None:
     """The stored transaction with this id, else the one with this Idempotency-Key.
 
-    Two unique lookups, no ORDER BY: an ORDER BY id LIMIT 1 tempts PostgreSQL into walking
-    the primary key instead of the unique indexes."""
+    A light id lookup on the unique indexes first (no ORDER BY: with ORDER BY id LIMIT 1
+    PostgreSQL may walk the primary key instead); the row is loaded only when found."""
     condition = Q(external_id=external_id)
     if idempotency_key:
         condition |= Q(idempotency_key=idempotency_key)
-    found = list(
-        Transaction.objects.select_related("account__customer", "counterparty").filter(condition)[
-            :2
-        ]
-    )
-    return min(found, key=lambda txn: txn.pk) if found else None
+    ids = list(Transaction.objects.filter(condition).values_list("id", flat=True)[:2])
+    if not ids:
+        return None
+    return Transaction.objects.select_related("account__customer", "counterparty").get(pk=min(ids))
 
 
 def _replay(
