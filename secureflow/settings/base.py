@@ -251,6 +251,10 @@ LOGGING = {
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "secureflow.core.tasks.worker_heartbeat", "schedule": 30.0},
     "alerts-requeue-due": {"task": "alerts.tasks.requeue_due_deliveries", "schedule": 60.0},
+    "dashboard-rollup": {
+        "task": "secureflow.workspace.tasks.dashboard_rollup_maintain",
+        "schedule": 30.0,
+    },
 }
 
 # Retraining and drift (README: "Retraining and drift").

@@ -3,16 +3,20 @@
 Why: counting a month of a million-transaction table joined to its scores takes seconds
 on PostgreSQL; the dashboard reads ~30 small rows instead. A day is (re)aggregated with
 one GROUP BY over the transactions (left join scores) plus one read of that day's flagged
-scores (rule codes, strongest model factor):
+scores (rule codes, strongest model factor), WINDOW_DAYS days per query pair.
 
-- when it has no row yet (first view of that day);
-- when it is recent (bank-local today or yesterday, or later) and its row is older than
-  RECENT_SECONDS (real-time traffic lands there);
-- when it is marked stale: a transaction or score id above the watermark belongs to it
-  (bulk loads, batch imports), or a real-time score for an older day arrived
-  (receivers.py);
-- by the periodic task (tasks.py) when its row is older than MAX_AGE_SECONDS, which also
-  catches rows committed out of id order.
+Who keeps it fresh:
+
+- the periodic task (tasks.py, every 30 s with celery beat) runs daily_activity_maintain:
+  recent days (bank-local today and yesterday, and the newest day with data) when older
+  than RECENT_SECONDS, stale days, missing days of the last BACKFILL_DAYS, and any day
+  older than MAX_AGE_SECONDS (which also catches rows committed out of id order);
+- a dashboard request re-aggregates only what it cannot show honestly: missing days,
+  stale days, and recent days older than REQUEST_RECENT_SECONDS (no worker running);
+- a day is marked stale when a transaction or score id above the watermark belongs to it
+  (real-time submissions, bulk loads, batch imports) or when a stored decision is scored
+  again in place (receivers.py);
+- `manage.py dashboard_rollup` builds or rebuilds any range (after loading history).
 """
 
 from collections import Counter, defaultdict
@@ -33,10 +37,14 @@ from transactions.models import Transaction
 BINS = 20  # risk-score histogram bins of 0.05
 FLAGGED = ("review", "block")
 RECENT_SECONDS = 60
+REQUEST_RECENT_SECONDS = 300
 MAX_AGE_SECONDS = 6 * 3600
+BACKFILL_DAYS = 90
+MAX_DAYS_PER_RUN = 31
 # Above this many new ids, marking every stored day stale is cheaper than finding the days.
 WATERMARK_SCAN_LIMIT = 100_000
 WATERMARK_PK = 1
+WINDOW_DAYS = 7
 
 
 def bank_zone() -> Any:
@@ -91,12 +99,22 @@ def _empty_day(day: date) -> dict[str, Any]:
     }
 
 
+def _windows(days: list[date], size: int) -> list[list[date]]:
+    return [days[i : i + size] for i in range(0, len(days), size)]
+
+
 def aggregate_days(days: Iterable[date]) -> dict[date, dict[str, Any]]:
-    """The rollup figures of `days`, from the live tables, in two queries."""
+    """The rollup figures of `days`, from the live tables: two queries per WINDOW_DAYS
+    days (small windows let PostgreSQL probe the scores by transaction id instead of
+    hashing the whole scores table)."""
     days = sorted(set(days))
     out = {day: _empty_day(day) for day in days}
-    if not days:
-        return out
+    for window in _windows(days, WINDOW_DAYS):
+        _aggregate_window(window, out)
+    return out
+
+
+def _aggregate_window(days: list[date], out: dict[date, dict[str, Any]]) -> None:
     zone = bank_zone()
     grouped = (
         Transaction.objects.filter(occurred_on(days))
@@ -138,10 +156,9 @@ def aggregate_days(days: Iterable[date]) -> dict[date, dict[str, Any]]:
                 codes[day][code] += 1
         if factor:
             factors[day][factor] += 1
-    for day, entry in out.items():
-        entry["rule_codes"] = dict(codes.get(day, {}))
-        entry["top_factors"] = dict(factors.get(day, {}))
-    return out
+    for day in days:
+        out[day]["rule_codes"] = dict(codes.get(day, {}))
+        out[day]["top_factors"] = dict(factors.get(day, {}))
 
 
 UPDATE_FIELDS = [
@@ -242,14 +259,30 @@ def watermark_advance() -> None:
     ).update(transaction_id=txn_to, score_id=score_to, updated_at=timezone.now())
 
 
+def newest_day() -> date | None:
+    """The bank-local day of the newest transaction (the occurred_at index: one read)."""
+    newest = Transaction.objects.order_by("-occurred_at").values_list("occurred_at", flat=True)
+    value = newest.first()
+    return timezone.localdate(value, bank_zone()) if value else None
+
+
+def recent_days() -> set[date]:
+    today = bank_today()
+    return {today, today - timedelta(days=1)}
+
+
 def days_needing_refresh(
-    rows: dict[date, DailyActivity], days: Iterable[date], *, max_age: float | None = None
+    rows: dict[date, DailyActivity],
+    days: Iterable[date],
+    *,
+    recent: set[date],
+    recent_seconds: float,
+    max_age: float | None = None,
 ) -> list[date]:
-    """Which of `days` to re-aggregate: missing, stale, recent and older than
-    RECENT_SECONDS, or (when `max_age` is given) older than `max_age` seconds."""
+    """Which of `days` to re-aggregate: missing, stale, in `recent` and older than
+    `recent_seconds`, or (when `max_age` is given) older than `max_age` seconds."""
     now = timezone.now()
-    recent_from = bank_today() - timedelta(days=1)
-    recent_before = now - timedelta(seconds=RECENT_SECONDS)
+    recent_before = now - timedelta(seconds=recent_seconds)
     old_before = now - timedelta(seconds=max_age) if max_age is not None else None
     need = []
     for day in days:
@@ -257,7 +290,7 @@ def days_needing_refresh(
         if (
             row is None
             or row.stale
-            or (day >= recent_from and row.refreshed_at < recent_before)
+            or ((day in recent or day > max(recent)) and row.refreshed_at < recent_before)
             or (old_before is not None and row.refreshed_at < old_before)
         ):
             need.append(day)
@@ -265,12 +298,55 @@ def days_needing_refresh(
 
 
 def daily_activity(*, date_from: date, date_to: date) -> list[DailyActivity]:
-    """The rollup rows of every day in the range, refreshing those that need it."""
+    """The rollup rows of every day in the range, re-aggregating what cannot be shown
+    as it is (see the module docstring)."""
     watermark_advance()
     days = days_between(date_from, date_to)
     rows = {row.day: row for row in DailyActivity.objects.filter(day__range=(date_from, date_to))}
-    need = days_needing_refresh(rows, days)
+    need = days_needing_refresh(
+        rows, days, recent=recent_days(), recent_seconds=REQUEST_RECENT_SECONDS
+    )
     if need:
         for row in daily_activity_refresh(days=need):
             rows[row.day] = row
     return [rows[day] for day in days]
+
+
+def daily_activity_maintain(
+    *, backfill_days: int = BACKFILL_DAYS, max_days: int = MAX_DAYS_PER_RUN
+) -> list[date]:
+    """One round of upkeep (the periodic task): take in new ids, then re-aggregate at most
+    `max_days` days, most urgent first: recent, stale, missing in the last
+    `backfill_days` days up to the newest data, then the oldest rows past MAX_AGE."""
+    watermark_advance()
+    newest = newest_day()
+    recent = recent_days() | ({newest, newest - timedelta(days=1)} if newest else set())
+    end = max(recent)
+    window = days_between(end - timedelta(days=backfill_days - 1), end)
+    rows = {row.day: row for row in DailyActivity.objects.filter(day__range=(window[0], end))}
+    need = days_needing_refresh(
+        rows, window, recent=recent, recent_seconds=RECENT_SECONDS, max_age=MAX_AGE_SECONDS
+    )
+    stale_elsewhere = list(
+        DailyActivity.objects.filter(stale=True)
+        .exclude(day__range=(window[0], end))
+        .values_list("day", flat=True)[:max_days]
+    )
+
+    def urgency(day: date) -> tuple[int, int]:
+        row = rows.get(day)
+        if day in recent:
+            rank = 0
+        elif row is not None and row.stale:
+            rank = 1
+        elif row is None:
+            rank = 2
+        else:
+            rank = 3
+        return rank, -day.toordinal()
+
+    chosen = sorted(set(need), key=urgency)[:max_days]
+    chosen += stale_elsewhere[: max_days - len(chosen)]
+    if chosen:
+        daily_activity_refresh(days=chosen)
+    return sorted(chosen)

@@ -153,18 +153,11 @@ def dashboard_default_range(*, today: date | None = None) -> tuple[date, date]:
     """The last DEFAULT_RANGE_DAYS days ending today, or ending on the day of the newest
     transaction when nothing happened in the last DEFAULT_RANGE_DAYS days (demo data that
     ends in the past, or lies in the future). Uses the occurred_at index: two cheap reads."""
-    zone = rollup.bank_zone()
     today = today or rollup.bank_today()
     window_start = rollup.day_start(today - timedelta(days=DEFAULT_RANGE_DAYS - 1))
     until = rollup.day_start(today + timedelta(days=1))
     recent = Transaction.objects.filter(occurred_at__gte=window_start, occurred_at__lt=until)
-    if recent.exists():
-        end = today
-    else:
-        newest = (
-            Transaction.objects.order_by("-occurred_at").values_list("occurred_at", flat=True)
-        ).first()
-        end = timezone.localdate(newest, zone) if newest else today
+    end = today if recent.exists() else (rollup.newest_day() or today)
     return end - timedelta(days=DEFAULT_RANGE_DAYS - 1), end
 
 
