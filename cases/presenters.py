@@ -31,6 +31,7 @@ from secureflow.core import roles
 from transactions.choices import TransactionStatus
 
 TOP_CONTRIBUTIONS = 8
+URL_PLACEHOLDER = 987654321
 RECENT_TABLE_ROWS = 10
 SNAPSHOT_LABELS = {
     "status": "Status",
@@ -111,6 +112,8 @@ class QueueRow:
 
 def queue_rows(cases: list[Case], *, now: datetime) -> list[QueueRow]:
     rows = []
+    # One reverse() for the page: the detail URL of case 987654321, with the id swapped in.
+    url_pattern = reverse("cases:detail", args=[URL_PLACEHOLDER])
     details = queue_row_details(transaction_ids=[case.transaction_id for case in cases])
     missing = RowDetails("", "")
     statuses = dict(CaseStatus.choices)
@@ -133,7 +136,7 @@ def queue_rows(cases: list[Case], *, now: datetime) -> list[QueueRow]:
             QueueRow(
                 pk=case.pk,
                 version=case.version,
-                url=reverse("cases:detail", args=[case.pk]),
+                url=url_pattern.replace(str(URL_PLACEHOLDER), str(case.pk)),
                 transaction=txn.transaction,
                 customer=txn.customer,
                 priority=f"{case.priority:,.0f}",

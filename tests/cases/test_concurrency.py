@@ -1,6 +1,7 @@
 """Claim next under concurrency on PostgreSQL: real threads, real connections, row locks."""
 
 import threading
+import time
 from collections import Counter
 
 import pytest
@@ -84,10 +85,13 @@ def test_a_locked_case_is_skipped_not_waited_for(make_case, make_user):
     holder.start()
     assert holding.wait(timeout=30)
     try:
+        started = time.monotonic()
         other = case_claim_next(actor=second_person)
+        waited = time.monotonic() - started
         seen["second"] = other.pk
     finally:
         release.set()
         holder.join(timeout=30)
 
     assert seen == {"first": top.pk, "second": second.pk}
+    assert waited < 5, f"the second claim waited {waited:.1f} s for the first one's lock"
