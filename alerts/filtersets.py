@@ -1,6 +1,7 @@
 """Filters of the delivery log (the HTML page and the API list use this one)."""
 
 import django_filters
+from django import forms
 
 from alerts.choices import AlertChannel, DeliveryStatus, SuppressionReason
 from alerts.models import AlertDelivery
@@ -17,10 +18,16 @@ class AlertDeliveryFilterSet(django_filters.FilterSet):
         field_name="transaction__external_id", label="Transaction id"
     )
     raised_from = django_filters.DateFilter(
-        field_name="queued_at", lookup_expr="date__gte", label="Raised on or after"
+        field_name="queued_at",
+        lookup_expr="date__gte",
+        label="Raised on or after",
+        widget=forms.DateInput(attrs={"type": "date"}),
     )
     raised_to = django_filters.DateFilter(
-        field_name="queued_at", lookup_expr="date__lte", label="Raised on or before"
+        field_name="queued_at",
+        lookup_expr="date__lte",
+        label="Raised on or before",
+        widget=forms.DateInput(attrs={"type": "date"}),
     )
 
     class Meta:

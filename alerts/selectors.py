@@ -6,8 +6,8 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.apps import apps
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -126,7 +126,7 @@ def alert_targets_for_scores(
             for user_id, email in group_emails.get(rule.recipient_group_id, []):
                 try:
                     email = normalise_destination(AlertChannel.EMAIL, email)
-                except Exception:  # noqa: S112 - a member with a malformed address is skipped
+                except ValidationError:  # a member with a malformed address is skipped
                     continue
                 targets.setdefault(
                     (AlertChannel.EMAIL, email),
@@ -237,7 +237,3 @@ def alert_delivery_counts(date_from: date, date_to: date) -> QuerySet:
         .annotate(count=Count("id"))
         .order_by("day", "status")
     )
-
-
-def bank_time_zone() -> str:
-    return settings.TIME_ZONE

@@ -2,7 +2,7 @@
 
 from collections.abc import Sequence
 
-from celery import shared_task
+from celery import Task, shared_task
 
 from alerts.services import alert_deliveries_requeue_due, alert_delivery_send
 
@@ -19,7 +19,7 @@ SEND_TIME_LIMIT = 150
     soft_time_limit=SEND_SOFT_TIME_LIMIT,
     time_limit=SEND_TIME_LIMIT,
 )
-def deliver_alert(self, delivery_id: int) -> str:  # noqa: ANN001 - bound task
+def deliver_alert(self: Task, delivery_id: int) -> str:
     """Send one alert; on a retryable error, try again after an exponential backoff."""
     result = alert_delivery_send(delivery_id=delivery_id)
     if result.retry_in is not None:

@@ -56,7 +56,7 @@ def _own_subscription(request: HttpRequest, pk: int) -> AlertSubscription:
 @investigator_required
 def subscription_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     subscription = _own_subscription(request, pk) if pk else None
-    initial = {} if subscription else {"destination": request.user.email}
+    initial = {} if subscription else {"channel": "email", "destination": request.user.email}
     form = SubscriptionForm(
         request.POST or None,
         instance=subscription or AlertSubscription(user=request.user),
