@@ -9,7 +9,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -189,7 +189,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         case = case_for_page(case_id=pk)
     except Case.DoesNotExist:
-        case = get_object_or_404(Case, pk=pk)
+        raise Http404("No such case.") from None
     return _render_case(request, case)
 
 

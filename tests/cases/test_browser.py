@@ -76,3 +76,17 @@ def test_work_a_case_with_the_keyboard(page, live_server, make_case, investigato
     page.keyboard.press("a")
     page.wait_for_timeout(300)
     assert Case.objects.get(pk=blocked.pk).status == "open"
+
+    # Bulk from the queue: x selects rows, Assign swaps the table with the result.
+    extra = make_case(outcome="review", risk=0.3, amount="100.00")
+    page.goto("/cases/?status=open")
+    page.evaluate("window.__sameDocument = true")
+    for _ in range(2):
+        page.keyboard.press("j")
+        page.keyboard.press("x")
+    page.select_option("#bulk-form select[name=assignee]", label="bob")
+    page.click("#bulk-form button[value=assign]")
+    page.get_by_text(re.compile(r"Assigned to bob 2 case\(s\)")).wait_for()
+    assert page.evaluate("window.__sameDocument") is True
+    assigned = set(Case.objects.filter(assignee=colleague).values_list("pk", flat=True))
+    assert assigned == {blocked.pk, extra.pk}
