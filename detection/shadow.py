@@ -132,11 +132,42 @@ def shadow_decision(
     return risk, outcome, scores
 
 
+def _store(
+    shadow: ShadowSet,
+    *,
+    score_id: int,
+    features: list[float],
+    rule_hits: list[dict[str, Any]],
+    champion_risk: float,
+    champion_outcome: str,
+) -> Any:
+    from detection.models import ShadowScore
+
+    risk, outcome, model_scores = shadow_decision(shadow, features, rule_hits)
+    stored, _ = ShadowScore.objects.update_or_create(
+        score_id=score_id,
+        defaults={
+            "risk_score": risk,
+            "outcome": outcome,
+            "champion_risk_score": champion_risk,
+            "champion_outcome": champion_outcome,
+            "model_scores": model_scores,
+            "model_version_ids": shadow.version_ids,
+            "shadow_key": shadow.key,
+        },
+    )
+    return stored
+
+
+def _usable(features: Any, spec_hash: str) -> bool:
+    return spec_hash == FEATURE_SPEC_HASH and len(features or ()) == N_FEATURES
+
+
 @db_transaction.atomic
 def shadow_score_store(*, score_id: int) -> Any:
     """Score a stored decision with the shadow set and keep the result (None when nothing
     is in shadow or the decision has no usable feature vector)."""
-    from detection.models import ShadowScore, TransactionScore
+    from detection.models import TransactionScore
 
     shadow = get_shadow_set()
     if shadow is None:
@@ -146,38 +177,38 @@ def shadow_score_store(*, score_id: int) -> Any:
         .only("id", "features", "feature_spec_hash", "rule_hits", "risk_score", "outcome")
         .first()
     )
-    if score is None or score.feature_spec_hash != FEATURE_SPEC_HASH:
+    if score is None or not _usable(score.features, score.feature_spec_hash):
         return None
-    if len(score.features or ()) != N_FEATURES:
-        return None
-    risk, outcome, model_scores = shadow_decision(shadow, score.features, score.rule_hits)
-    stored, _ = ShadowScore.objects.update_or_create(
-        score=score,
-        defaults={
-            "risk_score": risk,
-            "outcome": outcome,
-            "champion_risk_score": score.risk_score,
-            "champion_outcome": score.outcome,
-            "model_scores": model_scores,
-            "model_version_ids": shadow.version_ids,
-            "shadow_key": shadow.key,
-        },
+    return _store(
+        shadow,
+        score_id=score.pk,
+        features=score.features,
+        rule_hits=score.rule_hits,
+        champion_risk=score.risk_score,
+        champion_outcome=score.outcome,
     )
-    return stored
-
-
-def _store_after_commit(score_id: int) -> None:
-    try:
-        shadow_score_store(score_id=score_id)
-    except Exception:  # shadow scoring must never disturb live scoring
-        logger.exception("Shadow scoring of decision %s failed", score_id)
 
 
 def on_transaction_scored(sender: object, score: Any, **kwargs: Any) -> None:
     """Receiver of detection.signals.transaction_scored (inside the scoring transaction):
-    does nothing unless versions are in shadow; else defers the shadow score to after
-    commit."""
-    if get_shadow_set() is None:
+    does nothing unless versions are in shadow; else, after commit, scores the decision's
+    stored feature vector with the shadow set and stores a ShadowScore. A failure there is
+    logged and never reaches live scoring."""
+    shadow = get_shadow_set()
+    if shadow is None or not _usable(score.features, score.feature_spec_hash):
         return
-    score_id = score.pk
-    db_transaction.on_commit(lambda: _store_after_commit(score_id), robust=True)
+    values = {
+        "score_id": score.pk,
+        "features": list(score.features),
+        "rule_hits": list(score.rule_hits or ()),
+        "champion_risk": float(score.risk_score),
+        "champion_outcome": str(score.outcome),
+    }
+
+    def store() -> None:
+        try:
+            _store(shadow, **values)
+        except Exception:
+            logger.exception("Shadow scoring of decision %s failed", values["score_id"])
+
+    db_transaction.on_commit(store, robust=True)
