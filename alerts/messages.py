@@ -71,6 +71,7 @@ def alert_message_build(*, delivery: Any, time_zone: str = "") -> AlertMessage:
         f"SecureFlow alert: {outcome or 'flagged'} {amount} from account {account.number} "
         f"(risk {risk:.2f})"
     )
+    subject = " ".join(subject.split())  # one line, whatever the bank's ids contain
     lines = [
         f"Transaction {txn.external_id} {happened} by SecureFlow.",
         "",
@@ -97,7 +98,7 @@ def alert_message_build(*, delivery: Any, time_zone: str = "") -> AlertMessage:
     top = f" Why: {reasons[0]}" if reasons else ""
     short = f"SecureFlow: {amount} from acct {account.number} {happened}, risk {risk:.2f}.{top}"
     if len(short) + len(link) + 1 > SMS_MAX_CHARS:
-        short = short[: SMS_MAX_CHARS - len(link) - 2].rstrip() + "…"
+        short = short[: SMS_MAX_CHARS - len(link) - 4].rstrip() + "..."
     short = f"{short} {link}"
 
     data = {

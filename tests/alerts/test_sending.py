@@ -387,3 +387,22 @@ def test_lost_messages_are_requeued(
         assert alert_deliveries_requeue_due() == [delivery.pk]
     delivery.refresh_from_db()
     assert delivery.status == "sent" and len(smtp_settings.messages) == 1
+
+
+def test_long_reasons_are_cut_so_the_sms_keeps_its_link(
+    investigator, account, http_server, settings, eager_celery, django_capture_on_commit_callbacks
+):
+    settings.SECUREFLOW_SMS_GATEWAY_URL = http_server.url("/sms")
+    alert_subscription_create(user=investigator, channel="sms", destination="+971501234567")
+    scored(
+        account,
+        django_capture_on_commit_callbacks,
+        risk=0.95,
+        external_id="LONG-1",
+        reasons=["An unusually long explanation " * 30],
+    )
+    [request] = http_server.to("/sms")
+    message = request.json()["message"]
+    assert len(message) == 320
+    assert "... http://127.0.0.1:8000/" in message
+    assert message.endswith("/") and ("/cases/" in message or "/transactions/LONG-1/" in message)
