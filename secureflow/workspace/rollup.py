@@ -13,9 +13,10 @@ Who keeps it fresh:
   older than MAX_AGE_SECONDS (which also catches rows committed out of id order);
 - a dashboard request re-aggregates only what it cannot show honestly: missing days,
   stale days, and recent days older than REQUEST_RECENT_SECONDS (no worker running);
-- a day is marked stale when a transaction or score id above the watermark belongs to it
-  (real-time submissions, bulk loads, batch imports) or when a stored decision is scored
-  again in place (receivers.py);
+- a day before yesterday is marked stale when a transaction or score id above the
+  watermark belongs to it (late real-time submissions, bulk loads, batch imports) or when
+  a stored decision is scored again in place (receivers.py); recent days follow the clock
+  instead, so the busiest day is not re-aggregated on every view;
 - `manage.py dashboard_rollup` builds or rebuilds any range (after loading history).
 """
 
@@ -248,11 +249,18 @@ def watermark_advance() -> None:
     if (txn_to - txn_from) + (score_to - score_from) > WATERMARK_SCAN_LIMIT:
         DailyActivity.objects.filter(stale=False).update(stale=True)
     else:
+        # Recent days follow the clock (RECENT_SECONDS) rather than every new row: the
+        # busiest day would otherwise be re-aggregated on every view.
+        first_recent = min(recent_days())
         daily_activity_mark_stale(
-            days=_days_of_new_rows(
-                transaction_after=txn_from if txn_to > txn_from else None,
-                score_after=score_from if score_to > score_from else None,
-            )
+            days={
+                day
+                for day in _days_of_new_rows(
+                    transaction_after=txn_from if txn_to > txn_from else None,
+                    score_after=score_from if score_to > score_from else None,
+                )
+                if day < first_recent
+            }
         )
     RollupWatermark.objects.filter(
         pk=WATERMARK_PK, transaction_id=txn_from, score_id=score_from

@@ -1,6 +1,7 @@
 """Reads for the check page, the settings page and the dashboard."""
 
 import logging
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -8,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Avg, Count, Max, Min, Q, QuerySet, StdDev, Sum
+from django.db.models import Avg, Count, F, Max, Min, Q, QuerySet, Sum
 from django.utils import timezone
 
 from detection.models import RuleLimit, RuleLimitChange
@@ -87,7 +88,8 @@ def account_behaviour(
         .aggregate(
             count=Count("id"),
             mean=Avg("amount"),
-            std=StdDev("amount", sample=True),
+            # sum of squares rather than StdDev: SQLite's sample deviation fails on one row
+            sum_sq=Sum(F("amount") * F("amount")),
             largest=Max("amount"),
             first_at=Min("occurred_at"),
             mtd=Sum("amount", filter=in_month),
@@ -103,10 +105,15 @@ def account_behaviour(
     def _f(value: Any) -> float | None:
         return float(value) if value is not None else None
 
+    std = None
+    if count > 1:
+        mean = float(stats["mean"])
+        variance = (float(stats["sum_sq"]) - count * mean * mean) / (count - 1)
+        std = math.sqrt(max(variance, 0.0))
     return AccountBehaviour(
         count=count,
         mean=_f(stats["mean"]),
-        std=_f(stats["std"]) if count > 1 else None,
+        std=std,
         largest=_f(stats["largest"]),
         first_at=stats["first_at"],
         per_day=per_day,
