@@ -81,7 +81,7 @@ class ClientRateThrottle(BaseThrottle):
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
             return f"u{user.pk}"
-        return "a" + self.get_ident(request)
+        return "a" + (self.get_ident(request) or "unknown")
 
     def allow_request(self, request: Request, view: Any) -> bool:
         scope = view_scope(view)

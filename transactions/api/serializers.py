@@ -24,6 +24,32 @@ def _choice_messages(choices: list[tuple[str, str]]) -> dict[str, str]:
     return {"invalid_choice": f'"{{input}}" is not a valid choice; use one of: {codes}.'}
 
 
+@extend_schema_field(
+    {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[^\\x00]*\\S[^\\x00]*$"}
+)
+class IdentifierField(serializers.CharField):
+    """A required id: at most 64 characters, not blank (surrounding spaces are trimmed)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=64, **kwargs)
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "format": "decimal",
+        "pattern": "^\\d{1,12}(\\.\\d{1,2})?$",
+        "description": "At least 0, at most 12 digits before the point and 2 after; "
+        "a JSON number is accepted too.",
+    }
+)
+class AmountField(serializers.DecimalField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(
+            max_digits=14, decimal_places=2, min_value=Decimal("0"), coerce_to_string=True, **kwargs
+        )
+
+
 class BoundedDateTimeField(serializers.DateTimeField):
     """ISO 8601 (without an offset: the bank's local time), from 1970-01-02 to 2199."""
 
@@ -43,11 +69,11 @@ class BoundedDateTimeField(serializers.DateTimeField):
 class TransactionSubmitSerializer(serializers.Serializer):
     """What a bank system posts for a real-time decision."""
 
-    id = serializers.CharField(max_length=64, help_text="The bank's transaction id.")
+    id = IdentifierField(help_text="The bank's transaction id.")
     timestamp = BoundedDateTimeField(
         help_text="When it happened, ISO 8601; without an offset, the bank's local time."
     )
-    account = serializers.CharField(max_length=64)
+    account = IdentifierField(help_text="The account number.")
     customer = serializers.CharField(
         max_length=64,
         required=False,
@@ -61,9 +87,7 @@ class TransactionSubmitSerializer(serializers.Serializer):
     counterparty_country = serializers.CharField(
         max_length=2, required=False, allow_blank=True, default="", validators=[COUNTRY]
     )
-    amount = serializers.DecimalField(
-        max_digits=14, decimal_places=2, min_value=Decimal("0"), coerce_to_string=True
-    )
+    amount = AmountField(help_text="In the account currency.")
     currency = serializers.CharField(
         max_length=3, required=False, default="AED", validators=[CURRENCY]
     )

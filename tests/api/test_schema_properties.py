@@ -1,0 +1,71 @@
+"""Property-based tests of the transactions and feedback API against its own OpenAPI schema.
+
+schemathesis reads /api/schema/ from the WSGI application (in process, no network) and
+generates requests for every operation under /api/v1/transactions/ and /api/v1/feedback/:
+valid ones (positive mode) and ones that break the schema (negative mode). Whatever it
+sends, the answer must not be a 5xx, its status must be one the schema documents, and its
+body and content type must match the schema for that status.
+"""
+
+from collections.abc import Iterator
+
+import pytest
+import schemathesis
+from django.core import signals
+from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
+from hypothesis import HealthCheck, settings
+from rest_framework.authtoken.models import Token
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+MAX_EXAMPLES = 60
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+
+schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", get_wsgi_application()).include(
+    path_regex=r"^/api/v1/(transactions|feedback)/"
+)
+schema.config.generation.update(
+    modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE], max_examples=MAX_EXAMPLES
+)
+
+
+@pytest.fixture
+def api_token(investigator) -> Iterator[str]:
+    """A token; and, as Django's test client does, the WSGI handler keeps the test's
+    database connection open between requests (it would close it after each one)."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        yield Token.objects.create(user=investigator).key
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+@schema.parametrize()
+@settings(
+    max_examples=MAX_EXAMPLES,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+        HealthCheck.data_too_large,
+    ],
+)
+def test_api_answers_as_its_schema_says(case, api_token):
+    response = case.call(headers={"Authorization": f"Token {api_token}"})
+    case.validate_response(response, checks=CHECKS)
