@@ -63,11 +63,10 @@ def _queue_context(request: HttpRequest, query: QueryDict) -> dict[str, Any]:
     page = Paginator(filterset.qs, PAGE_SIZE).get_page(query.get("page"))
     without_page = data.copy()
     without_page.pop("page", None)
-    mine = data.copy()
-    mine.pop("page", None)
+    mine = without_page.copy()
     mine["assignee"] = "me"
-    everyone = mine.copy()
-    everyone.pop("assignee")
+    everyone = without_page.copy()
+    everyone.pop("assignee", None)
     now = timezone.now()
     return {
         "filterset": filterset,
@@ -85,10 +84,8 @@ def _queue_context(request: HttpRequest, query: QueryDict) -> dict[str, Any]:
     }
 
 
-def _render_queue(
-    request: HttpRequest, query: QueryDict, *, extra: dict[str, Any] | None = None
-) -> HttpResponse:
-    context = _queue_context(request, query) | (extra or {})
+def _render_queue(request: HttpRequest, query: QueryDict) -> HttpResponse:
+    context = _queue_context(request, query)
     template = "cases/partials/_queue_swap.html" if _is_partial(request) else "cases/queue.html"
     return render(request, template, context)
 
