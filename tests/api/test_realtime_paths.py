@@ -1,0 +1,70 @@
+"""The one-round-trip PostgreSQL feature load gives what the ORM reference functions give."""
+
+from datetime import timedelta
+
+import numpy as np
+import pytest
+
+from cases.models import FeedbackLabel
+from detection.features import realtime
+from tests.detection.test_features_equivalence import _store, random_frame
+from transactions.models import Transaction
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("label_source", ["both", "data", "feedback"])
+def test_postgresql_load_matches_orm_load(postgres_required, label_source):
+    stored = _store(random_frame(11, n=150))
+    rng = np.random.default_rng(3)
+    with_cp = [t for t in stored if t.counterparty_id is not None]
+    for txn in rng.choice(with_cp, size=20, replace=False):
+        FeedbackLabel.objects.create(
+            transaction=txn,
+            is_fraud=bool(rng.random() < 0.6),
+            source="chargeback",
+            known_at=txn.occurred_at + timedelta(hours=int(rng.integers(1, 72))),
+        )
+    txns = list(Transaction.objects.select_related("account__customer", "counterparty"))
+    # saved transactions (ties by id), and an unsaved one after everything stored
+    probe = Transaction(
+        account=txns[-1].account,
+        counterparty=txns[-1].counterparty,
+        amount=txns[-1].amount,
+        occurred_at=txns[-1].occurred_at,
+    )
+    for txn in [*txns, probe]:
+        before_id = txn.pk if txn.pk is not None else realtime.UNSAVED_ID
+        for before in (before_id, None):
+            history, state = realtime._load_state_postgresql(
+                account_id=txn.account_id,
+                counterparty_id=txn.counterparty_id,
+                before=txn.occurred_at,
+                before_id=before,
+                home_country=txn.account.customer.home_country,
+                label_delay_days=2.0,
+                label_source=label_source,
+                tz=None,
+            )
+            reference = realtime.load_account_history(
+                account_id=txn.account_id, before=txn.occurred_at, before_id=before
+            )
+            assert history.times == reference.times
+            assert history.running_sums == reference.running_sums
+            assert history.counterparties == reference.counterparties
+            assert history.country_counts == reference.country_counts
+            if txn.counterparty_id is None:
+                assert state is None
+                continue
+            expected = realtime.load_counterparty_state(
+                counterparty_id=txn.counterparty_id,
+                before=txn.occurred_at,
+                before_id=before,
+                label_delay_days=2.0,
+                label_source=label_source,
+            )
+            assert (state.times, state.senders, state.n_older, state.fraud_known) == (
+                expected.times,
+                expected.senders,
+                expected.n_older,
+                expected.fraud_known,
+            )
