@@ -106,6 +106,7 @@ def bulk_load_frame(
     counterparties: pd.DataFrame | None = None,
     status: str = TransactionStatus.APPROVED,
     import_batch_id: int | None = None,
+    known_new: bool = False,
     using: str = "default",
 ) -> LoadResult:
     """Insert the frame's transactions (and any customers, accounts and counterparties
@@ -118,7 +119,9 @@ def bulk_load_frame(
     counterparties: identifier, kind, name, country.
 
     A `status` column in the frame gives each row its own status (blank: `status`);
-    `import_batch_id` links the inserted transactions to their ImportBatch.
+    `import_batch_id` links the inserted transactions to their ImportBatch. `known_new`:
+    the caller has just checked that no id is stored (PostgreSQL then skips its own
+    check; a row stored meanwhile is still skipped, through a slower path).
     """
     started = time.perf_counter()
     data = canonical_frame(frame)
@@ -141,6 +144,7 @@ def bulk_load_frame(
             counterparty_ids,
             status=status,
             import_batch_id=import_batch_id,
+            check_existing=not known_new,
         )
     if connection.vendor == "postgresql" and inserted > 50_000:
         with connection.cursor() as cursor:
@@ -531,6 +535,7 @@ def _insert_transactions(
     *,
     status: str,
     import_batch_id: int | None = None,
+    check_existing: bool = True,
 ) -> int:
     label = data["label"].to_numpy()
     source_label = np.full(len(data), None, dtype=object)
@@ -562,6 +567,7 @@ def _insert_transactions(
             "source_scenario": data["scenario"],
             "import_batch_id": _Constant(import_batch_id),
         },
+        check_existing=check_existing,
     )
 
 
@@ -573,10 +579,13 @@ def _insert(
     model: type[models.Model],
     conflict_field: str,
     values: dict[str, object],
+    *,
+    check_existing: bool = True,
 ) -> int:
     """Insert rows given column-wise (by field attname); rows whose conflict_field value is
     already stored are skipped. Fields not given get their default (auto_now fields: now).
-    Returns the number of rows inserted."""
+    Returns the number of rows inserted. Without `check_existing`, PostgreSQL copies at
+    once and looks for stored keys only if the copy hits one."""
     count = len(next(iter(values.values())))
     if count == 0:
         return 0
@@ -598,7 +607,9 @@ def _insert(
     if connection.vendor == "postgresql":
         keys = values[conflict_field]
         keys = keys.tolist() if hasattr(keys, "tolist") else list(keys)
-        return _copy_postgres(connection, table, names, conflict, columns, keys)
+        return _copy_postgres(
+            connection, table, names, conflict, columns, keys, check_existing=check_existing
+        )
     return _executemany_sqlite(connection, table, names, conflict, columns, count)
 
 
@@ -784,13 +795,17 @@ def _copy_postgres(
     conflict: str,
     columns: list[tuple[models.Field, object]],
     keys: list[str],
+    *,
+    check_existing: bool = True,
 ) -> int:
     """COPY the rows whose key is not stored yet straight into the table. If another
     session stores one of those keys meanwhile, fall back to a staging table and
     INSERT ... ON CONFLICT DO NOTHING."""
     from psycopg2 import IntegrityError as DatabaseIntegrityError
 
-    existing = _existing_keys_postgres(connection, table, conflict, keys)
+    existing = (
+        _existing_keys_postgres(connection, table, conflict, keys) if check_existing else set()
+    )
     if existing:
         rows = np.flatnonzero([k not in existing for k in keys])
         columns = [(field, _take(values, rows)) for field, values in columns]

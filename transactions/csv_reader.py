@@ -7,6 +7,8 @@ the same file are returned; received = accepted + rejected always holds.
 import csv
 import io
 import json
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -115,26 +117,57 @@ def read_transactions_csv(
         raise CsvFormatError("the file is empty (no header row)") from exc
     header = [h.strip() for h in header]
     width = len(header)
+    first_line = reader.line_num + 1
+    records = list(reader)
+    if reader.line_num == first_line - 1 + len(records):
+        lines = range(first_line, first_line + len(records))  # one line per record
+    else:  # quoted fields span lines: read again, noting where each record starts
+        records, lines = _records_with_lines(text, delimiter)
+    return _collect_rows(header, records, lines, width, mapping, default_timezone, delimiter == ",")
 
-    rows: list[list[str]] = []
+
+def _records_with_lines(text: str, delimiter: str) -> tuple[list[list[str]], list[int]]:
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    next(reader)
+    records: list[list[str]] = []
     lines: list[int] = []
-    errors: list[RowError] = []
-    received = 0
     last_line = reader.line_num
     for record in reader:
-        line = last_line + 1
+        records.append(record)
+        lines.append(last_line + 1)
         last_line = reader.line_num
-        if not record or (len(record) == 1 and not record[0].strip()):
-            continue  # blank line: not a row
-        received += 1
-        if len(record) != width:
-            errors.append(RowError(line, "*", f"expected {width} fields, found {len(record)}", ""))
-            continue
-        rows.append(record)
-        lines.append(line)
+    return records, lines
 
+
+def _collect_rows(
+    header: list[str],
+    records: list[list[str]],
+    lines: Sequence[int],
+    width: int,
+    mapping: ColumnMapping,
+    default_timezone: str,
+    delimiter_is_comma: bool,
+) -> ParsedTransactions:
+    """Drop blank lines, reject records with the wrong number of fields, parse the rest."""
+    errors: list[RowError] = []
+    rows: list[list[str]] = []
+    kept: list[int] = []
+    received = 0
+    lengths = list(map(len, records))
+    if all(n == width for n in lengths):  # the usual file: nothing to drop or reject
+        rows, kept, received = records, list(lines), len(records)
+    else:
+        for record, n, line in zip(records, lengths, lines):
+            if n == 0 or (n == 1 and not record[0].strip()):
+                continue  # blank line: not a row
+            received += 1
+            if n != width:
+                errors.append(RowError(line, "*", f"expected {width} fields, found {n}", ""))
+                continue
+            rows.append(record)
+            kept.append(line)
     return _parse_rows(
-        header, rows, lines, errors, received, mapping, default_timezone, delimiter == ","
+        header, rows, kept, errors, received, mapping, default_timezone, delimiter_is_comma
     )
 
 
@@ -195,20 +228,36 @@ def _short(value: Any) -> str:
 def _parse_rows(
     header: list[str],
     rows: list[list[str]],
-    lines: list[int],
+    lines: Sequence[int],
     errors: list[RowError],
     received: int,
     mapping: ColumnMapping,
     default_timezone: str,
     delimiter_is_comma: bool,
 ) -> ParsedTransactions:
-    source_frame = pd.DataFrame(rows, columns=header, dtype=object)
-    frame = _select_columns(source_frame, header, mapping)
-    frame["line"] = np.asarray(lines, dtype=np.int64)
-    good, row_errors = _validate(frame, mapping, default_timezone, delimiter_is_comma)
+    check_header(header, mapping)
+    columns = _select_columns(rows, header, mapping)
+    good, row_errors = _validate(
+        columns, np.asarray(lines, dtype=np.int64), mapping, default_timezone, delimiter_is_comma
+    )
     errors.extend(row_errors)
     errors.sort(key=lambda e: (e.line, e.column))
     return ParsedTransactions(frame=good, errors=errors, received=received)
+
+
+def _each_distinct(values: np.ndarray, function: Callable[[Any], Any]) -> np.ndarray:
+    """function(v) for every value, computed once per distinct value (fast for the many
+    repeated values of a column: codes, countries, accounts)."""
+    if len(values) == 0:
+        return np.empty(0, dtype=object)
+    codes, uniques = pd.factorize(values)
+    results = np.empty(len(uniques), dtype=object)
+    results[:] = [function(u) for u in uniques.tolist()]
+    return results[codes]
+
+
+def _flags(values: np.ndarray, function: Callable[[Any], bool]) -> np.ndarray:
+    return _each_distinct(values, function).astype(bool)
 
 
 def check_header(header: list[str], mapping: ColumnMapping) -> None:
@@ -236,164 +285,222 @@ def read_header(head: bytes, mapping: ColumnMapping | None = None) -> tuple[list
 
 
 def _select_columns(
-    source: pd.DataFrame, header: list[str], mapping: ColumnMapping
-) -> pd.DataFrame:
-    check_header(header, mapping)
-    out = pd.DataFrame(index=source.index)
+    rows: list[list[str]], header: list[str], mapping: ColumnMapping
+) -> dict[str, np.ndarray]:
+    """Canonical column -> stripped text values (object arrays), through the mapping."""
+    n = len(rows)
+    position = {}
+    for index, name in enumerate(header):
+        position.setdefault(name, index)
+    transposed = list(zip(*rows)) if n else []
+    out: dict[str, np.ndarray] = {}
     for column in CANONICAL_COLUMNS:
         name = mapping.source_column(column)
-        if name in source.columns:
-            values = source[name].astype(str).str.strip()
+        values = np.empty(n, dtype=object)
+        if name in position and n:
+            raw = transposed[position[name]]
+            if column in DISTINCT_EVERY_ROW:  # hashing would not save any work
+                values[:] = [v.strip() for v in raw]
+            else:
+                values[:] = raw
+                values = _each_distinct(values, str.strip)
         else:
-            values = pd.Series("", index=source.index, dtype=object)
+            values[:] = ""
         value_map = mapping.values.get(column)
         if value_map:
-            values = values.map(lambda v, m=value_map: m.get(v, v))
+            values = _each_distinct(values, lambda v, m=value_map: m.get(v, v))
         default = mapping.defaults.get(column)
         if default is not None:
-            values = values.where(values != "", default)
+            values = np.where(values == "", default, values)
         out[column] = values
     return out
 
 
-def _parse_timestamps(values: pd.Series, mapping: ColumnMapping, default_tz: str) -> pd.Series:
+DISTINCT_EVERY_ROW = frozenset({"id", "timestamp", "amount"})
+_AWARE = re.compile(r"(?:[zZ]|[+-]\d{2}:?\d{2})$")
+
+
+def _parse_timestamps(values: np.ndarray, mapping: ColumnMapping, default_tz: str) -> pd.Series:
     tz = mapping.timezone or default_tz
-    result = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
     if mapping.timestamp_format:
-        parsed = pd.to_datetime(values, format=mapping.timestamp_format, errors="coerce")
+        parsed = pd.Series(pd.to_datetime(values, format=mapping.timestamp_format, errors="coerce"))
         if getattr(parsed.dt, "tz", None) is None:
             parsed = parsed.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
         return parsed.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
-    aware = values.str.contains(_TZ_SUFFIX, regex=True)
+    result = pd.Series(pd.NaT, index=pd.RangeIndex(len(values)), dtype="datetime64[ns, UTC]")
+    search = _AWARE.search
+    aware = np.fromiter((search(v) is not None for v in values), dtype=bool, count=len(values))
     if aware.any():
         result.loc[aware] = pd.to_datetime(
             values[aware], format="ISO8601", errors="coerce", utc=True
         ).astype("datetime64[ns, UTC]")
     naive = ~aware & (values != "")
     if naive.any():
-        parsed = pd.to_datetime(values[naive], format="ISO8601", errors="coerce")
+        parsed = pd.Series(pd.to_datetime(values[naive], format="ISO8601", errors="coerce"))
         localized = parsed.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
-        result.loc[naive] = localized.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+        result.loc[naive] = localized.dt.tz_convert("UTC").astype("datetime64[ns, UTC]").to_numpy()
     return result
 
 
-def _parse_amounts(values: pd.Series, decimal: str | None, delimiter_is_comma: bool) -> pd.Series:
-    text = values.str.replace(r"[\s\u00a0']", "", regex=True)
+_COMMA_DECIMAL = re.compile(r"-?\d{1,3}(\.\d{3})*,\d+|-?\d+,\d{1,2}")
+_SPACES = str.maketrans("", "", " \t\u00a0'")
+
+
+def _parse_amounts(values: np.ndarray, decimal: str | None, delimiter_is_comma: bool) -> np.ndarray:
+    """Amounts as floats (NaN when unreadable). Spaces, non-breaking spaces and
+    apostrophes group thousands; the decimal separator is given or detected: a comma when
+    most values look like "1.234,50" or "7,25" (and the delimiter is not a comma)."""
+    n = len(values)
     if decimal is None:
-        comma_decimal = text.str.fullmatch(r"-?\d{1,3}(\.\d{3})*,\d+|-?\d+,\d{1,2}")
-        decimal = "," if (not delimiter_is_comma and comma_decimal.mean() > 0.5) else "."
+        decimal = "."
+        if not delimiter_is_comma and n:
+            fullmatch = _COMMA_DECIMAL.fullmatch
+            with_comma = [v.translate(_SPACES) for v in values if "," in v]
+            matches = sum(1 for v in with_comma if fullmatch(v))
+            if matches / n > 0.5:
+                decimal = ","
     if decimal == ",":
-        text = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
-    else:
-        text = text.str.replace(",", "", regex=False)
-    return pd.to_numeric(text, errors="coerce")
+        text = np.array(
+            [v.translate(_SPACES).replace(".", "").replace(",", ".") for v in values],
+            dtype=object,
+        )
+        return pd.to_numeric(pd.Series(text, dtype=object), errors="coerce").to_numpy(float)
+    numbers = np.array(pd.to_numeric(pd.Series(values, dtype=object), errors="coerce"), float)
+    retry = np.flatnonzero(np.isnan(numbers) & (values != ""))
+    if len(retry):  # "1,234.50", "1 234.50": drop the grouping, then read again
+        cleaned = [values[i].translate(_SPACES).replace(",", "") for i in retry.tolist()]
+        numbers[retry] = pd.to_numeric(pd.Series(cleaned, dtype=object), errors="coerce").to_numpy(
+            float
+        )
+    return numbers
 
 
 def _validate(
-    frame: pd.DataFrame, mapping: ColumnMapping, default_tz: str, delimiter_is_comma: bool
+    columns: dict[str, np.ndarray],
+    lines: np.ndarray,
+    mapping: ColumnMapping,
+    default_tz: str,
+    delimiter_is_comma: bool,
 ) -> tuple[pd.DataFrame, list[RowError]]:
     errors: list[RowError] = []
-    bad = np.zeros(len(frame), dtype=bool)
-    lines = frame["line"].to_numpy()
+    n = len(lines)
+    bad = np.zeros(n, dtype=bool)
 
-    def reject(mask: pd.Series | np.ndarray, column: str, reason: str) -> None:
+    def reject(mask: np.ndarray, column: str, reason: str) -> None:
         mask = np.asarray(mask, dtype=bool)
         if not mask.any():
             return
-        values = frame[column].to_numpy() if column in frame else None
-        for i in np.flatnonzero(mask):
+        values = columns.get(column)
+        for i in np.flatnonzero(mask).tolist():
             value = "" if values is None else str(values[i])[:80]
             errors.append(RowError(int(lines[i]), column, reason, value))
         bad[mask] = True
 
     for column in REQUIRED_COLUMNS:
-        reject(frame[column] == "", column, "is required")
+        reject(columns[column] == "", column, "is required")
 
-    duplicated = frame["id"].duplicated(keep="first") & (frame["id"] != "")
+    ids = columns["id"]
+    duplicated = pd.Series(ids).duplicated(keep="first").to_numpy() & (ids != "")
     if duplicated.any():
-        first_line = frame.drop_duplicates("id").set_index("id")["line"]
-        for i in np.flatnonzero(duplicated.to_numpy()):
-            ident = frame["id"].iat[i]
+        first_line: dict[str, int] = {}
+        for ident, line in zip(ids.tolist(), lines.tolist()):
+            first_line.setdefault(ident, line)
+        for i in np.flatnonzero(duplicated).tolist():
+            ident = ids[i]
             errors.append(
                 RowError(
                     int(lines[i]),
                     "id",
-                    f"duplicate id in this file (first on line {int(first_line[ident])})",
+                    f"duplicate id in this file (first on line {first_line[ident]})",
                     ident,
                 )
             )
-        bad[duplicated.to_numpy()] = True
-    reject(frame["id"].str.len() > 64, "id", "is longer than 64 characters")
+        bad[duplicated] = True
+    reject(_lengths(ids) > 64, "id", "is longer than 64 characters")
 
-    timestamps = _parse_timestamps(frame["timestamp"], mapping, mapping.timezone or default_tz)
+    timestamps = _parse_timestamps(columns["timestamp"], mapping, mapping.timezone or default_tz)
     expected = mapping.timestamp_format or "ISO 8601, e.g. 2026-03-01T14:05:00+04:00"
     reject(
-        timestamps.isna() & (frame["timestamp"] != ""),
+        timestamps.isna().to_numpy() & (columns["timestamp"] != ""),
         "timestamp",
         f"is not a valid date-time (expected {expected})",
     )
 
-    amounts = _parse_amounts(frame["amount"], mapping.decimal, delimiter_is_comma)
-    reject(amounts.isna() & (frame["amount"] != ""), "amount", "is not a number")
-    reject(amounts < 0, "amount", "must be zero or more")
-    reject(amounts >= MAX_AMOUNT, "amount", "is too large")
+    amounts = _parse_amounts(columns["amount"], mapping.decimal, delimiter_is_comma)
+    with np.errstate(invalid="ignore"):
+        reject(np.isnan(amounts) & (columns["amount"] != ""), "amount", "is not a number")
+        reject(amounts < 0, "amount", "must be zero or more")
+        reject(amounts >= MAX_AMOUNT, "amount", "is too large")
 
-    upper = {c: frame[c].str.upper() for c in ("transfer_type", "country", "currency")}
-    for c in ("home_country", "counterparty_country"):
-        upper[c] = frame[c].str.upper()
+    upper = {
+        c: _each_distinct(columns[c], str.upper)
+        for c in ("transfer_type", "country", "currency", "home_country", "counterparty_country")
+    }
     reject(
-        (upper["transfer_type"] != "") & ~upper["transfer_type"].isin(TRANSFER_TYPE_CODES),
+        _flags(upper["transfer_type"], lambda v: v != "" and v not in TRANSFER_TYPE_CODES),
         "transfer_type",
         "is not a transfer type (expected O, I, L, Q or S)",
     )
     for c in ("country", "home_country", "counterparty_country"):
         reject(
-            (upper[c] != "") & ~upper[c].str.fullmatch(r"[A-Z]{2}"),
+            _flags(upper[c], lambda v: v != "" and _COUNTRY.fullmatch(v) is None),
             c,
             "is not a two-letter country code (ISO 3166 alpha-2)",
         )
     reject(
-        (upper["currency"] != "") & ~upper["currency"].str.fullmatch(r"[A-Z]{3}"),
+        _flags(upper["currency"], lambda v: v != "" and _CURRENCY.fullmatch(v) is None),
         "currency",
         "is not a three-letter currency code (ISO 4217)",
     )
-    channel = frame["channel"].str.lower()
+    channel = _each_distinct(columns["channel"], str.lower)
     reject(
-        (channel != "") & ~channel.isin(CHANNEL_VALUES),
+        _flags(channel, lambda v: v != "" and v not in CHANNEL_VALUES),
         "channel",
         f"is not a channel (expected one of {', '.join(sorted(CHANNEL_VALUES))})",
     )
-    label_text = frame["label"].str.lower()
-    labels = label_text.map(LABEL_VALUES)
+    label_text = _each_distinct(columns["label"], str.lower)
+    labels = _each_distinct(label_text, lambda v: LABEL_VALUES.get(v, np.nan)).astype(float)
     reject(
-        (label_text != "") & labels.isna(),
+        (label_text != "") & np.isnan(labels),
         "label",
         "is not a label (expected 1/0, true/false, fraud/legit)",
     )
     for column, limit in (("account", 64), ("customer", 64), ("counterparty", 128)):
-        reject(frame[column].str.len() > limit, column, f"is longer than {limit} characters")
+        reject(
+            _flags(columns[column], lambda v, limit=limit: len(v) > limit),
+            column,
+            f"is longer than {limit} characters",
+        )
 
     keep = ~bad
+    customer = np.where(columns["customer"] != "", columns["customer"], columns["account"])
+    currency = np.where(upper["currency"] != "", upper["currency"], "AED")
     out = pd.DataFrame(
         {
-            "id": frame["id"].to_numpy()[keep],
-            "timestamp": timestamps.to_numpy()[keep],
-            "customer": frame["customer"]
-            .where(frame["customer"] != "", frame["account"])
-            .to_numpy()[keep],
-            "account": frame["account"].to_numpy()[keep],
-            "counterparty": frame["counterparty"].to_numpy()[keep],
-            "amount": amounts.round(2).to_numpy()[keep],
-            "currency": upper["currency"].where(upper["currency"] != "", "AED").to_numpy()[keep],
-            "transfer_type": upper["transfer_type"].to_numpy()[keep],
-            "country": upper["country"].to_numpy()[keep],
-            "channel": channel.to_numpy()[keep],
-            "home_country": upper["home_country"].to_numpy()[keep],
-            "counterparty_country": upper["counterparty_country"].to_numpy()[keep],
-            "label": labels.astype(float).to_numpy()[keep],
-            "scenario": frame["scenario"].to_numpy()[keep],
+            "id": ids[keep],
+            "timestamp": timestamps.to_numpy(dtype="datetime64[ns]")[keep],
+            "customer": customer[keep],
+            "account": columns["account"][keep],
+            "counterparty": columns["counterparty"][keep],
+            "amount": np.round(amounts, 2)[keep],
+            "currency": currency[keep],
+            "transfer_type": upper["transfer_type"][keep],
+            "country": upper["country"][keep],
+            "channel": channel[keep],
+            "home_country": upper["home_country"][keep],
+            "counterparty_country": upper["counterparty_country"][keep],
+            "label": labels[keep],
+            "scenario": columns["scenario"][keep],
             "line": lines[keep],
         }
     )
-    out["timestamp"] = pd.to_datetime(out["timestamp"], utc=True)
-    return out.reset_index(drop=True), errors
+    out["timestamp"] = out["timestamp"].dt.tz_localize("UTC")
+    return out, errors
+
+
+_COUNTRY = re.compile(r"[A-Z]{2}")
+_CURRENCY = re.compile(r"[A-Z]{3}")
+
+
+def _lengths(values: np.ndarray) -> np.ndarray:
+    return np.fromiter(map(len, values), dtype=np.int64, count=len(values))

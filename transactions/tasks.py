@@ -5,10 +5,12 @@
 (acks_late), so a task whose worker died is delivered again; a chunk is processed in one
 database transaction and marked done in it, so a second delivery of a done chunk does
 nothing. A worker that starts queues the unfinished batches again (`resume_import_batches`),
-which picks up the chunk a killed worker was in the middle of.
+which picks up the chunk a killed worker was in the middle of; the beat schedule queues
+again the batches without progress for 15 minutes (`resume_stalled_batches`).
 """
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from celery import Task, shared_task
@@ -25,6 +27,7 @@ from transactions.batches.services import (
 logger = logging.getLogger(__name__)
 
 RETRY_ON = (OperationalError, InterfaceError)
+STALLED_MINUTES = 15.0
 RETRY = {
     "acks_late": True,
     "reject_on_worker_lost": True,
@@ -87,6 +90,12 @@ def process_import_chunk(chunk_id: int) -> dict[str, int | bool]:
 def resume_import_batches() -> list[int]:
     """Queue the unfinished batches again."""
     return import_batches_resume()
+
+
+@shared_task(acks_late=True)
+def resume_stalled_batches(minutes: float = STALLED_MINUTES) -> list[int]:
+    """Queue again the unfinished batches without progress for a while (beat schedule)."""
+    return import_batches_resume(stalled_for=timedelta(minutes=minutes))
 
 
 @worker_ready.connect

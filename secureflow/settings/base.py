@@ -255,6 +255,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "secureflow.workspace.tasks.dashboard_rollup_maintain",
         "schedule": 30.0,
     },
+    "batches-resume-stalled": {
+        "task": "transactions.tasks.resume_stalled_batches",
+        "schedule": 300.0,
+    },
 }
 
 # Retraining and drift (README: "Retraining and drift").

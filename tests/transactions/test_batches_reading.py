@@ -335,3 +335,27 @@ def test_error_file_is_csv_with_header_when_nothing_is_rejected(db):
     assert error_rows(batch) == []
     with open(batch.errors_path, encoding="utf-8") as handle:
         assert handle.readline().strip() == "row,column,reason,value"
+
+
+@pytest.mark.django_db
+def test_unfinished_batches_are_queued_again_all_or_when_stalled(
+    django_capture_on_commit_callbacks,
+):
+    from datetime import timedelta as td
+
+    from transactions.batches.services import import_batches_resume
+
+    text = f"{HEADER}\nQ1,2026-03-01T10:00:00Z,C1,AE-1,,5,AED,L,AE,web\n".encode()
+    queued = import_batch_create(owner=None, source=BatchSource.CLI, content=text, enqueue=False)
+    stalled = import_batch_create(owner=None, source=BatchSource.CLI, content=text, enqueue=False)
+    done = run(text)
+    ImportBatch.objects.filter(pk=stalled.pk).update(
+        status=BatchStatus.RUNNING, updated_at=timezone.now() - td(hours=1)
+    )
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert import_batches_resume() == [queued.pk, stalled.pk]
+    assert len(callbacks) == 2
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert import_batches_resume(stalled_for=td(minutes=15)) == [stalled.pk]
+    assert len(callbacks) == 1
+    assert done.status == BatchStatus.DONE

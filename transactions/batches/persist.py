@@ -14,6 +14,7 @@ from detection.features.spec import FEATURE_SPEC_HASH
 from detection.models import TransactionScore
 from transactions.batches.scoring import ScoredRows
 from transactions.bulk_load import _Constant, _insert, key_ids
+from transactions.models import Transaction
 
 SQLITE_CHUNK = 900
 EMPTY_LIST = "[]"
@@ -93,10 +94,39 @@ def store_scores(
             "scored_at": _Constant(timezone.now()),
             "explained": scored.explained[rows],
         },
+        check_existing=False,  # the transactions were stored by this very transaction
     )
     _link_model_versions(connection, txn_ids.tolist(), scored.model_version_ids)
     flagged_txns = txn_ids[flagged].tolist()
     return key_ids(TransactionScore, "transaction_id", flagged_txns, using=using)
+
+
+def batch_transaction_ids(
+    *, batch_id: int, external_ids: list[str], using: str = "default"
+) -> dict[str, int]:
+    """{external id: id} of the given transactions that the batch stored."""
+    connection = connections[using]
+    table = connection.ops.quote_name(Transaction._meta.db_table)
+    found: dict[str, int] = {}
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"SELECT external_id, id FROM {table} "  # noqa: S608
+                "WHERE external_id = ANY(%s) AND import_batch_id = %s",
+                [external_ids, batch_id],
+            )
+            found.update(cursor.fetchall())
+            return found
+        for start in range(0, len(external_ids), SQLITE_CHUNK):
+            part = external_ids[start : start + SQLITE_CHUNK]
+            marks = ", ".join(["%s"] * len(part))
+            cursor.execute(
+                f"SELECT external_id, id FROM {table} "  # noqa: S608
+                f"WHERE external_id IN ({marks}) AND import_batch_id = %s",
+                [*part, batch_id],
+            )
+            found.update(cursor.fetchall())
+    return found
 
 
 def _link_model_versions(connection: Any, txn_ids: list[int], version_ids: list[int]) -> None:

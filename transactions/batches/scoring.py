@@ -168,6 +168,38 @@ def _fraud_labels(history_labels: pd.DataFrame, rows: pd.DataFrame, delay_ns: in
     return pd.concat([history_labels, extra], ignore_index=True)
 
 
+CASE = {"transfer_type": str.upper, "country": str.upper, "channel": str.lower}
+CASE.update(home_country=str.upper, counterparty_country=str.upper)
+
+
+def _text(values: pd.Series, case: Any = None) -> np.ndarray:
+    """Stripped (and cased) text, '' for missing; each distinct value handled once."""
+    codes, uniques = pd.factorize(values.to_numpy(dtype=object), use_na_sentinel=True)
+    clean = [str(u).strip() for u in uniques.tolist()]
+    if case is not None:
+        clean = [case(u) for u in clean]
+    table = np.array([*clean, ""], dtype=object)
+    return table[codes]
+
+
+def feature_input(rows: pd.DataFrame) -> pd.DataFrame:
+    """The feature input frame (detection/features/frame.py) of clean canonical rows with
+    a tz-aware `timestamp`, built directly (the same values normalise_frame gives)."""
+    stamps = pd.DatetimeIndex(rows["timestamp"])
+    if stamps.tz is None:
+        return normalise_frame(rows, tz=bank_time_zone())
+    out = {
+        "ts": stamps.tz_convert("UTC").as_unit("ns").asi8.astype(np.int64),
+        "amount": rows["amount"].to_numpy(dtype=np.float64),
+    }
+    for column in ("account", "counterparty", *CASE):
+        out[column] = _text(rows[column], CASE.get(column))
+    label = rows["label"] if "label" in rows.columns else pd.Series(np.nan, index=rows.index)
+    out["label"] = pd.to_numeric(label, errors="coerce").to_numpy(dtype=np.float64)
+    frame = pd.DataFrame(out, index=pd.RangeIndex(len(rows)))
+    return frame[[*FEATURE_INPUT_COLUMNS, "label"]]
+
+
 def features_against_history(
     rows: pd.DataFrame,
     *,
@@ -177,7 +209,7 @@ def features_against_history(
     """The feature matrix of `rows` (canonical, with stored entity attributes) as if each
     were scored in real time after the stored history and the rows before it."""
     tz = bank_time_zone()
-    batch = normalise_frame(rows, tz=tz)
+    batch = feature_input(rows)
     if history is None:
         history = stored_history(rows)
     columns = [*FEATURE_INPUT_COLUMNS, "label"]

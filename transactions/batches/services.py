@@ -24,6 +24,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -31,7 +32,7 @@ import numpy as np
 import pandas as pd
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -40,7 +41,7 @@ from detection.scoring.loader import get_engine
 from detection.scoring.service import STATUS_FOR_OUTCOME
 from detection.signals import scores_stored_in_bulk
 from transactions.batches import storage
-from transactions.batches.persist import store_scores
+from transactions.batches.persist import batch_transaction_ids, store_scores
 from transactions.batches.reading import (
     BatchInputError,
     check_csv_head,
@@ -226,6 +227,28 @@ def _sorted_rows(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.iloc[order].reset_index(drop=True)
 
 
+def _first_rows(keys: pd.Series, where: np.ndarray | None = None) -> np.ndarray:
+    """Positions of the first row of each key (among the rows `where` holds)."""
+    positions = np.arange(len(keys)) if where is None else np.flatnonzero(where)
+    subset = keys.iloc[positions]
+    return positions[~subset.duplicated().to_numpy()]
+
+
+def _entity_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows that decide what ensure_entities creates (time-ordered, clean rows): the
+    first of each account (its owner, currency, first time), the first home country given
+    for each customer, the first row and the first country of each counterparty."""
+    home = rows["home_country"].to_numpy(dtype=object) != ""
+    counterparty = rows["counterparty"].to_numpy(dtype=object) != ""
+    with_country = counterparty & (rows["counterparty_country"].to_numpy(dtype=object) != "")
+    keep = np.zeros(len(rows), dtype=bool)
+    keep[_first_rows(rows["account"])] = True
+    keep[_first_rows(rows["customer"], home)] = True
+    keep[_first_rows(rows["counterparty"], counterparty)] = True
+    keep[_first_rows(rows["counterparty"], with_country)] = True
+    return rows.loc[keep]
+
+
 def import_batch_prepare(*, batch_id: int, progress: Progress | None = None) -> bool:
     """Read, check and stage the batch's rows (see the module doc). Returns False when
     the batch was already prepared (or finished) by someone else, or could not be read
@@ -258,7 +281,7 @@ def import_batch_prepare(*, batch_id: int, progress: Progress | None = None) -> 
     duplicate = rows["id"].isin(stored).to_numpy()
     rows = rows.loc[~duplicate].reset_index(drop=True)
     if len(rows):
-        ensure_entities(rows)
+        ensure_entities(_entity_rows(rows))
     timings["entities_seconds"] = time.perf_counter() - t0
 
     X = None
@@ -326,43 +349,47 @@ def import_chunk_process(*, chunk_id: int) -> ChunkResult:
 
 
 def _process_chunk(batch: ImportBatch, chunk: ImportBatchChunk) -> ChunkResult:
+    if connection.vendor == "postgresql":
+        # The chunk commits without waiting for the WAL flush: a database crash can lose
+        # the last chunks committed (never part of one); they are then not marked done
+        # and are imported again when the batch is resumed.
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     rows, X = _chunk_rows(batch, chunk)
-    stored = key_ids(Transaction, "external_id", rows["id"].tolist())
-    new = ~rows["id"].isin(stored).to_numpy()
-    rows = rows.loc[new].reset_index(drop=True)
     timings["chunk_read_seconds"] = time.perf_counter() - t0
 
     scored = None
-    if batch.mode == BatchMode.SCORE and len(rows):
+    if batch.mode == BatchMode.SCORE:
         t0 = time.perf_counter()
-        X = X[new]
         scored = decide_rows(
             get_engine(), X, rows, shap_rows=int(settings.SECUREFLOW_BATCH_SHAP_ROWS)
         )
         rows["status"] = [STATUS_FOR_OUTCOME[o] for o in scored.outcome]
         timings["decide_seconds"] = time.perf_counter() - t0
 
+    # Rows were checked for stored ids when the batch was prepared: copy them straight in
+    # (an id stored since then is skipped, and is not this batch's: a duplicate).
     t0 = time.perf_counter()
-    loaded = bulk_load_frame(rows, import_batch_id=batch.pk) if len(rows) else None
-    inserted = loaded.inserted if loaded else 0
+    bulk_load_frame(rows, import_batch_id=batch.pk, known_new=True)
+    ours = batch_transaction_ids(batch_id=batch.pk, external_ids=rows["id"].tolist())
+    inserted = len(ours)
     timings["import_seconds"] = time.perf_counter() - t0
 
     n_scored = n_flagged = 0
-    if scored is not None:
+    if scored is not None and inserted:
         t0 = time.perf_counter()
-        ids = key_ids(Transaction, "external_id", rows["id"].tolist())
-        txn_ids = np.array([ids[i] for i in rows["id"].tolist()], dtype=np.int64)
-        latency = 1000 * timings["decide_seconds"] / max(len(rows), 1)
+        positions = np.flatnonzero(rows["id"].isin(ours).to_numpy())
+        txn_ids = np.array([ours[i] for i in rows["id"].iloc[positions].tolist()], np.int64)
         flagged = store_scores(
             transaction_ids=txn_ids,
             scored=scored,
-            rows=np.arange(len(rows)),
+            rows=positions,
             X=X,
-            latency_ms=latency,
+            latency_ms=1000 * timings["decide_seconds"] / max(len(rows), 1),
         )
-        n_scored = len(rows)
+        n_scored = len(positions)
         n_flagged = len(flagged)
         timings["store_scores_seconds"] = time.perf_counter() - t0
         if flagged:
@@ -456,15 +483,16 @@ def import_batch_dispatch(*, batch_id: int) -> list[int]:
     return pending
 
 
-def import_batches_resume() -> list[int]:
-    """Queue every unfinished batch again (a worker starting after another one died)."""
+def import_batches_resume(*, stalled_for: timedelta | None = None) -> list[int]:
+    """Queue every unfinished batch again: all of them when a worker starts (another one
+    may have died holding a chunk), or those without progress for `stalled_for` (a lost
+    message). A chunk queued twice is processed once."""
     from transactions.tasks import run_import_batch
 
-    ids = list(
-        ImportBatch.objects.filter(status__in=[BatchStatus.QUEUED, BatchStatus.RUNNING])
-        .order_by("id")
-        .values_list("id", flat=True)
-    )
+    unfinished = ImportBatch.objects.filter(status__in=[BatchStatus.QUEUED, BatchStatus.RUNNING])
+    if stalled_for is not None:
+        unfinished = unfinished.filter(updated_at__lt=timezone.now() - stalled_for)
+    ids = list(unfinished.order_by("id").values_list("id", flat=True))
     for batch_id in ids:
         transaction.on_commit(lambda batch_id=batch_id: run_import_batch.delay(batch_id))
     return ids
