@@ -3,7 +3,7 @@
 import logging
 import math
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -180,9 +180,6 @@ class Dashboard:
     feedback: dict[str, Any]
     alerts: list[dict[str, Any]] | None = None
     cases: dict[str, int] | None = None
-    drift: Any = None
-    shadow: Any = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _rate(part: int, whole: int) -> float | None:
@@ -263,11 +260,6 @@ def _case_counts() -> dict[str, int] | None:
     )
 
 
-def _model_panels(date_from: date, date_to: date) -> tuple[Any, Any]:
-    """Drift warnings and champion vs shadow (detection's retraining selectors)."""
-    return None, None
-
-
 def _build(date_from: date, date_to: date) -> Dashboard:
     rows = rollup.daily_activity(date_from=date_from, date_to=date_to)
     days = []
@@ -305,7 +297,6 @@ def _build(date_from: date, date_to: date) -> Dashboard:
         codes.update(row.rule_codes or {})
         factors.update(row.top_factors or {})
     width = 1 / rollup.BINS
-    drift, shadow = _model_panels(date_from, date_to)
     return Dashboard(
         date_from=date_from,
         date_to=date_to,
@@ -337,8 +328,6 @@ def _build(date_from: date, date_to: date) -> Dashboard:
         feedback=flagged_feedback(date_from=date_from, date_to=date_to),
         alerts=_alerts_per_day(date_from, date_to),
         cases=_case_counts(),
-        drift=drift,
-        shadow=shadow,
     )
 
 
@@ -354,4 +343,37 @@ def dashboard(*, date_from: date, date_to: date) -> Dashboard:
         return cached
     result = _build(date_from, date_to)
     cache.set(key, result, DASHBOARD_CACHE_SECONDS)
+    return result
+
+
+MODEL_HEALTH_CACHE_SECONDS = 600
+DRIFT_WINDOW_DAYS = 7
+
+
+def model_health(*, date_from: date, date_to: date, compute: bool = True) -> dict | None:
+    """Drift warnings, champion vs shadow and the models' precision from feedback
+    (detection's retraining selectors) for a range. They read every decision of the range,
+    which takes seconds on a big bank, so the result is cached for
+    MODEL_HEALTH_CACHE_SECONDS; the dashboard loads it in a second request (or shows the
+    cached one), and the periodic rollup task keeps the default range warm. With
+    `compute=False`, only the cached result (or None)."""
+    key = f"workspace:model-health:v{DASHBOARD_CACHE_VERSION}:{date_from}:{date_to}"
+    cached = cache.get(key)
+    if cached is not None or not compute:
+        return cached
+    from detection.selectors import (
+        drift_report,
+        model_precision_from_feedback,
+        shadow_comparison,
+    )
+
+    now = timezone.now()
+    as_of = min(now, rollup.day_start(date_to + timedelta(days=1)))
+    result = {
+        "drift": drift_report(days=DRIFT_WINDOW_DAYS, as_of=as_of),
+        "shadow": shadow_comparison(date_from=date_from, date_to=date_to),
+        "precision": model_precision_from_feedback(date_from=date_from, date_to=date_to),
+        "computed_at": now,
+    }
+    cache.set(key, result, MODEL_HEALTH_CACHE_SECONDS)
     return result

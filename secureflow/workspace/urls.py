@@ -15,4 +15,5 @@ urlpatterns = [
     path("settings/limits/<slug:code>/", settings.limit_row, name="limit-row"),
     path("settings/limits/<slug:code>/edit/", settings.limit_edit, name="limit-edit"),
     path("dashboard/", dashboard.dashboard_page, name="dashboard"),
+    path("dashboard/models/", dashboard.model_health_panel, name="dashboard-models"),
 ]

@@ -250,3 +250,42 @@ def test_home_links_investigators_to_their_pages(investigator, bank, nobody):
     assert 'id="home-open-cases">0<' in html
     roleless = login(nobody).get(reverse("home")).content.decode()
     assert 'id="home-no-role"' in roleless and 'id="home-cases"' not in roleless
+
+
+def test_model_health_loads_after_the_figures_and_is_cached(investigator, account):
+    from secureflow.workspace.rollup import bank_today
+
+    bank = Bank(account)
+    today = bank_today()
+    noon = local(today.year, today.month, today.day, 0, 30)
+    flagged = bank.txn(noon, risk=0.8, outcome="review", codes=["monthly_cap"])
+    bank.txn(noon, risk=0.95, outcome="block", codes=["monthly_cap"])
+    bank.txn(noon, risk=0.1)
+    FeedbackLabel.objects.create(transaction=flagged, is_fraud=True, source="chargeback")
+    client = login(investigator)
+    query = {"date_from": today.isoformat(), "date_to": today.isoformat()}
+
+    page = client.get(URL, query).content.decode()
+    lazy = re.search(r'<section class="card wide" id="model-health"[^>]*>', page).group(0)
+    assert 'hx-trigger="load"' in lazy and "/dashboard/models/?date_from=" in lazy
+
+    panel = client.get("/dashboard/models/", query, **HTMX)
+    html = panel.content.decode()
+    assert panel.status_code == 200 and "<html" not in html
+    assert 'id="drift-none"' in html  # no trained model in this test
+    assert 'id="shadow-none"' in html
+    assert re.search(r'id="model-precision">100\.0 %<', html)  # 1 labelled flag, fraud
+    assert "Flagged</dt><dd>2 " in html
+
+    # the next dashboard view has the cached panel in place, no second request
+    page = client.get(URL, query).content.decode()
+    assert 'id="drift-panel"' in page and 'hx-trigger="load"' not in page
+    full = client.get("/dashboard/models/", query)
+    assert "<html" in full.content.decode()
+    assert login_required_for_models(investigator)
+
+
+def login_required_for_models(investigator) -> bool:
+    from django.test import Client
+
+    return Client().get("/dashboard/models/").status_code == 302

@@ -88,3 +88,16 @@ def test_a_worker_runs_the_upkeep(redis_broker, celery_worker_factory, account):
     row = wait_for(lambda: DailyActivity.objects.filter(day=today).first(), worker=worker)
     assert (row.transactions, row.scored, row.block) == (1, 1, 1)
     assert row.risk_histogram[19] == 1
+
+
+def test_the_task_warms_the_default_range_model_figures(account):
+    from secureflow.workspace.selectors import dashboard_default_range, model_health
+
+    bank = Bank(account)
+    today = rollup.bank_today()
+    bank.txn(local(today.year, today.month, today.day, 0, 1), risk=0.95, outcome="block")
+    date_from, date_to = dashboard_default_range()
+    assert model_health(date_from=date_from, date_to=date_to, compute=False) is None
+    assert dashboard_rollup_maintain() >= 1
+    cached = model_health(date_from=date_from, date_to=date_to, compute=False)
+    assert cached["precision"].flagged == 1

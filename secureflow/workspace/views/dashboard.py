@@ -9,7 +9,12 @@ from django.views.decorators.http import require_GET
 
 from secureflow.core.permissions import investigator_required
 from secureflow.workspace.forms import DateRangeForm
-from secureflow.workspace.selectors import Dashboard, dashboard, dashboard_default_range
+from secureflow.workspace.selectors import (
+    Dashboard,
+    dashboard,
+    dashboard_default_range,
+    model_health,
+)
 
 QUICK_RANGES = (7, 30, 90)
 
@@ -52,6 +57,8 @@ def dashboard_page(request: HttpRequest) -> HttpResponse:
         if form.is_bound
         else DateRangeForm(initial={"date_from": date_from, "date_to": date_to}),
         "board": board,
+        # cached drift / shadow figures, if any (otherwise the page loads them after)
+        "health": model_health(date_from=date_from, date_to=date_to, compute=False),
         "charts": chart_data(board),
         "span": span,
         "quick_ranges": [
@@ -65,3 +72,23 @@ def dashboard_page(request: HttpRequest) -> HttpResponse:
     if request.htmx and not request.htmx.boosted:
         template = "workspace/partials/_dashboard_body.html"
     return render(request, template, context, status=422 if form.errors else 200)
+
+
+@investigator_required
+@require_GET
+def model_health_panel(request: HttpRequest) -> HttpResponse:
+    """Drift warnings and champion vs shadow for a range: loaded by the dashboard after
+    its figures (HTMX), or a page of its own without JavaScript."""
+    form = DateRangeForm(request.GET or None)
+    if form.is_bound and form.is_valid():
+        date_from, date_to = form.range(dashboard_default_range)
+    else:
+        date_from, date_to = dashboard_default_range()
+    context = {
+        "health": model_health(date_from=date_from, date_to=date_to),
+        "date_from": date_from,
+        "date_to": date_to,
+    }
+    if request.htmx and not request.htmx.boosted:
+        return render(request, "workspace/partials/_model_health.html", context)
+    return render(request, "workspace/model_health.html", context)
