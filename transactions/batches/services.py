@@ -393,7 +393,9 @@ def _process_chunk(batch: ImportBatch, chunk: ImportBatchChunk) -> ChunkResult:
         n_flagged = len(flagged)
         timings["store_scores_seconds"] = time.perf_counter() - t0
         if flagged:
+            t0 = time.perf_counter()
             scores_stored_in_bulk.send(sender=TransactionScore, score_ids=list(flagged.values()))
+            timings["flagged_receivers_seconds"] = time.perf_counter() - t0
 
     duplicates = chunk.row_count - inserted
     chunk.status = ChunkStatus.DONE
