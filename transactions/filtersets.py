@@ -1,10 +1,40 @@
 """Filters for transaction lists (the HTML list and the API list use the same one)."""
 
+from datetime import UTC, datetime
+from typing import Any
+
 import django_filters
+from django import forms
+from django_filters.fields import IsoDateTimeField
 
 from detection.models import Outcome
 from transactions.choices import Channel, TransactionStatus, TransferType
 from transactions.models import Transaction
+
+EARLIEST = datetime(1970, 1, 2, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+class BoundedIsoDateTimeField(IsoDateTimeField):
+    """ISO 8601 date/time from 1970-01-02 to 2199-12-31 (a far-off offset cannot overflow)."""
+
+    def to_python(self, value: Any) -> datetime | None:
+        try:
+            parsed = super().to_python(value)
+        except OverflowError:
+            parsed = None
+            out_of_range = True
+        else:
+            out_of_range = parsed is not None and not EARLIEST <= parsed < LATEST
+        if out_of_range:
+            raise forms.ValidationError(
+                "Use a date/time between 1970-01-02 and 2199-12-31.", code="out_of_range"
+            )
+        return parsed
+
+
+class BoundedIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = BoundedIsoDateTimeField
 
 
 class TransactionFilterSet(django_filters.FilterSet):
@@ -25,10 +55,10 @@ class TransactionFilterSet(django_filters.FilterSet):
     max_risk = django_filters.NumberFilter(
         field_name="score__risk_score", lookup_expr="lte", label="Risk score at most"
     )
-    occurred_after = django_filters.IsoDateTimeFilter(
+    occurred_after = BoundedIsoDateTimeFilter(
         field_name="occurred_at", lookup_expr="gte", label="Occurred at or after (ISO 8601)"
     )
-    occurred_before = django_filters.IsoDateTimeFilter(
+    occurred_before = BoundedIsoDateTimeFilter(
         field_name="occurred_at", lookup_expr="lt", label="Occurred before (ISO 8601)"
     )
 

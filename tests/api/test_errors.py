@@ -151,6 +151,10 @@ def test_page_size_is_capped_and_offsets_past_the_end_are_empty(investigator_api
         ({"occurred_after": "not a date"}, "occurred_after"),
         ({"outcome": "maybe"}, "outcome"),
         ({"account": "A\x00B"}, "account"),
+        ({"occurred_after": "0001-01-01T00:00:00+05:00"}, "occurred_after"),
+        ({"occurred_before": "9999-12-31T23:59:59-05:00"}, "occurred_before"),
+        ({"occurred_before": "1900-01-01T00:00:00Z"}, "occurred_before"),
+        ({"min_risk": "1e400"}, "min_risk"),
     ],
 )
 def test_bad_list_filters_are_400_naming_the_filter(investigator_api, query, field):
