@@ -97,7 +97,7 @@ def test_admin_edits_a_limit_inline_and_scoring_uses_it(
     assert Transaction.objects.get(external_id="CHK-AFTER").status == "blocked"
 
     history = client.get(URL).content.decode()
-    assert re.search(r"10000 → <strong>500</strong>", history)
+    assert re.search(r"10,000 → <strong>500</strong>", history)
     assert "Card testing wave" in history
 
 

@@ -10,6 +10,7 @@ from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from detection.models import RuleCategory, RuleLimit
+from detection.rules.defaults import DEFAULT_LIMITS
 from detection.services import rule_limit_update
 from secureflow.core import roles
 from secureflow.core.permissions import admin_required, investigator_required
@@ -24,6 +25,7 @@ CATEGORY_HELP = {
     RuleCategory.MONTHLY: "Most one account may send in a calendar month.",
     RuleCategory.DYNAMIC: "Amounts far above what this account usually sends.",
 }
+SHIPPED_ORDER = {limit.code: i for i, limit in enumerate(DEFAULT_LIMITS)}
 CATEGORY_ORDER = [
     RuleCategory.THRESHOLD,
     RuleCategory.VELOCITY,
@@ -48,6 +50,8 @@ def _limit_or_404(code: str) -> RuleLimit:
 
 
 def _groups(limits: list[RuleLimit]) -> list[dict]:
+    """Limits by category, in the order the rules apply them (30 s before 10 min ...)."""
+    limits = sorted(limits, key=lambda r: (r.category, SHIPPED_ORDER.get(r.code, 99), r.code))
     by_category = {
         category: list(rows) for category, rows in groupby(limits, key=lambda r: r.category)
     }
