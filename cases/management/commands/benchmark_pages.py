@@ -65,6 +65,9 @@ PAGES: list[tuple[str, PageUrl]] = [
     ("case queue (filtered, SLA order, page 2)", _queue_filtered),
     ("case queue (all statuses, by amount)", _queue_closed_by_amount),
     ("case detail", _top_case_details),
+    ("dashboard (default range)", "/dashboard/"),
+    ("check a transaction (form)", "/check/"),
+    ("settings", "/settings/"),
 ]
 
 
