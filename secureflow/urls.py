@@ -14,6 +14,7 @@ urlpatterns = [
     path("", core_views.home, name="home"),
     path("cases/", include("cases.urls")),
     path("alerts/", include("alerts.urls")),
+    path("batches/", include("transactions.urls")),
     path("", include("secureflow.workspace.urls")),
     path("api/v1/", include("secureflow.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

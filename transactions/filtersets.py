@@ -5,6 +5,7 @@ from typing import Any
 
 import django_filters
 from django import forms
+from django.db.models import QuerySet
 from django_filters.fields import IsoDateTimeField
 
 from detection.models import Outcome
@@ -77,3 +78,38 @@ class TransactionFilterSet(django_filters.FilterSet):
             "occurred_after",
             "occurred_before",
         ]
+
+
+class BatchResultFilterSet(django_filters.FilterSet):
+    """Rows of a batch (the results page and results.csv)."""
+
+    flagged = django_filters.BooleanFilter(
+        method="filter_flagged", label="Flagged only (review or block)"
+    )
+    outcome = django_filters.ChoiceFilter(field_name="score__outcome", choices=Outcome.choices)
+    min_risk = django_filters.NumberFilter(
+        field_name="score__risk_score", lookup_expr="gte", label="Risk score at least"
+    )
+    max_risk = django_filters.NumberFilter(
+        field_name="score__risk_score", lookup_expr="lte", label="Risk score at most"
+    )
+    sort = django_filters.OrderingFilter(
+        fields=(
+            ("score__risk_score", "risk"),
+            ("occurred_at", "time"),
+            ("amount", "amount"),
+            ("external_id", "id"),
+        ),
+        label="Sort by",
+    )
+
+    class Meta:
+        model = Transaction
+        fields = ["flagged", "outcome", "min_risk", "max_risk"]
+
+    def filter_flagged(
+        self, queryset: QuerySet[Transaction], name: str, value: bool | None
+    ) -> QuerySet[Transaction]:
+        if value:
+            return queryset.filter(score__outcome__in=[Outcome.REVIEW, Outcome.BLOCK])
+        return queryset

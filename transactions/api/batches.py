@@ -41,10 +41,15 @@ from transactions.batches.reading import (
     parse_json_records,
 )
 from transactions.batches.results import ERROR_COLUMNS, RESULT_COLUMNS, csv_lines, file_lines
-from transactions.batches.selectors import batch_result_records, batches_visible_to
+from transactions.batches.selectors import (
+    batch_result_records,
+    batch_transactions,
+    batches_visible_to,
+)
 from transactions.batches.services import import_batch_create
 from transactions.choices import BatchFormat, BatchMode, BatchSource, TransferType
 from transactions.csv_schema import ColumnMapping
+from transactions.filtersets import BatchResultFilterSet
 from transactions.models import ImportBatch, ImportMapping
 
 DELIMITER_CHOICES = [(",", "comma"), (";", "semicolon"), ("|", "pipe"), ("tab", "tab")]
@@ -335,7 +340,19 @@ class BatchViewSet(
 
     @extend_schema(
         summary="Scored rows of a batch as CSV",
-        description="Columns: " + ", ".join(RESULT_COLUMNS) + ". Reasons are joined by ' | '.",
+        description="Columns: " + ", ".join(RESULT_COLUMNS) + ". Reasons are joined by ' | '. "
+        "Filters as on the batch page: flagged, outcome, min_risk, max_risk, sort.",
+        parameters=[
+            OpenApiParameter("flagged", OpenApiTypes.BOOL, description="Review or block only."),
+            OpenApiParameter("outcome", OpenApiTypes.STR, enum=["approve", "review", "block"]),
+            OpenApiParameter("min_risk", OpenApiTypes.NUMBER),
+            OpenApiParameter("max_risk", OpenApiTypes.NUMBER),
+            OpenApiParameter(
+                "sort",
+                OpenApiTypes.STR,
+                description="risk, time, amount or id; a leading '-' sorts descending.",
+            ),
+        ],
         responses={(200, "text/csv"): OpenApiTypes.STR},
     )
     @action(
@@ -348,8 +365,14 @@ class BatchViewSet(
         self, request: Request, pk: str | None = None, format: str | None = None
     ) -> StreamingHttpResponse:  # noqa: A002, E501
         batch = self.get_object()
+        filterset = BatchResultFilterSet(
+            request.query_params, queryset=batch_transactions(batch).order_by("id")
+        )
+        if not filterset.is_valid():
+            raise serializers.ValidationError(filterset.errors)
         response = StreamingHttpResponse(
-            csv_lines(RESULT_COLUMNS, batch_result_records(batch)), content_type="text/csv"
+            csv_lines(RESULT_COLUMNS, batch_result_records(batch, queryset=filterset.qs)),
+            content_type="text/csv",
         )
         response["Content-Disposition"] = f'attachment; filename="batch-{batch.pk}-results.csv"'
         return response

@@ -41,11 +41,16 @@ def batch_transactions(batch: ImportBatch) -> QuerySet[Transaction]:
     )
 
 
-def batch_result_records(batch: ImportBatch, *, chunk_size: int = 5_000) -> Iterator[tuple]:
-    """Rows of results.csv (results.RESULT_COLUMNS), read in chunks from the database."""
+def batch_result_records(
+    batch: ImportBatch,
+    *,
+    queryset: QuerySet[Transaction] | None = None,
+    chunk_size: int = 5_000,
+) -> Iterator[tuple]:
+    """Rows of results.csv (results.RESULT_COLUMNS), read in chunks from the database;
+    `queryset` narrows them (BatchResultFilterSet), import order unless it sorts."""
     rows = (
-        Transaction.objects.filter(import_batch=batch)
-        .order_by("id")
+        (Transaction.objects.filter(import_batch=batch) if queryset is None else queryset)
         .values_list(*RESULT_FIELDS)
         .iterator(chunk_size=chunk_size)
     )
