@@ -74,3 +74,29 @@ def test_rule_from_settings(settings):
     settings.SECUREFLOW_PROMOTION_MAX_FPR_INCREASE = 0.001
     settings.SECUREFLOW_PROMOTION_MIN_AP = 0.3
     assert PromotionRule.from_settings() == PromotionRule(0.02, 0.001, 0.3)
+
+
+def test_beat_schedule_follows_the_configured_interval():
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    code = (
+        "import django; django.setup(); from django.conf import settings; "
+        "e = settings.CELERY_BEAT_SCHEDULE.get('retrain-models'); "
+        "print(e and (e['task'], e['schedule']))"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "secureflow.settings.test"}
+    for hours, expected in (("6", "('detection.tasks.retrain_models', 21600.0)"), ("0", "None")):
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=ROOT,
+            env={**env, "SECUREFLOW_RETRAIN_SCHEDULE_HOURS": hours},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        ).stdout
+        assert out.strip().splitlines()[-1] == expected

@@ -203,3 +203,47 @@ def test_shadow_comparison_counts_agreement_flags_and_precision():
         date_from=now.date() - timedelta(days=30), date_to=now.date() - timedelta(days=20)
     )
     assert empty.scored == 0 and empty.agreement_rate is None
+
+
+@pytest.mark.django_db
+def test_model_precision_from_feedback_counts_flags_confirmed_later():
+    from detection.selectors import model_precision_from_feedback
+    from transactions.models import Customer
+
+    customer = Customer.objects.create(external_id="c9", name="C", home_country="AE")
+    account = Account.objects.create(customer=customer, number="A-9")
+    now = timezone.now()
+    # (outcome, feedback label, days ago)
+    cases = [
+        ("review", True, 1),
+        ("block", True, 1),
+        ("review", False, 2),
+        ("review", None, 2),
+        ("approve", True, 2),  # missed fraud
+        ("approve", None, 1),
+        ("block", True, 40),  # outside the period
+    ]
+    for i, (outcome, label, days_ago) in enumerate(cases):
+        txn = Transaction.objects.create(
+            external_id=f"p{i}",
+            account=account,
+            amount=Decimal("10"),
+            occurred_at=now - timedelta(days=days_ago),
+        )
+        TransactionScore.objects.create(
+            transaction=txn,
+            risk_score=0.5,
+            outcome=outcome,
+            scored_at=now - timedelta(days=days_ago),
+        )
+        if label is not None:
+            FeedbackLabel.objects.create(transaction=txn, is_fraud=label, source="chargeback")
+    result = model_precision_from_feedback(
+        date_from=now - timedelta(days=7), date_to=now + timedelta(minutes=1)
+    )
+    assert (result.scored, result.flagged, result.labelled_flagged) == (6, 4, 3)
+    assert result.confirmed_fraud == 2
+    assert result.precision == pytest.approx(2 / 3)
+    assert result.missed_fraud == 1
+    assert sum(day.flagged for day in result.by_day) == 4
+    assert [day.day for day in result.by_day] == sorted(day.day for day in result.by_day)
