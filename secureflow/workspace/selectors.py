@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from detection.models import RuleLimit, RuleLimitChange
 from detection.rules.defaults import DEFAULTS_BY_CODE
+from detection.selectors import detection_thresholds
 from secureflow.workspace import rollup
 from secureflow.workspace.models import CheckAction
 from transactions.models import Account, Counterparty, Transaction
@@ -180,6 +181,7 @@ class Dashboard:
     feedback: dict[str, Any]
     alerts: list[dict[str, Any]] | None = None
     cases: dict[str, int] | None = None
+    thresholds: tuple[float, float] = (math.inf, math.inf)  # review, block risk cut-offs
 
 
 def _rate(part: int, whole: int) -> float | None:
@@ -297,6 +299,7 @@ def _build(date_from: date, date_to: date) -> Dashboard:
         codes.update(row.rule_codes or {})
         factors.update(row.top_factors or {})
     width = 1 / rollup.BINS
+    limits = detection_thresholds()
     return Dashboard(
         date_from=date_from,
         date_to=date_to,
@@ -328,6 +331,7 @@ def _build(date_from: date, date_to: date) -> Dashboard:
         feedback=flagged_feedback(date_from=date_from, date_to=date_to),
         alerts=_alerts_per_day(date_from, date_to),
         cases=_case_counts(),
+        thresholds=(limits.review, limits.block),
     )
 
 

@@ -32,7 +32,11 @@
     make("chart-histogram", {
       type: "bar",
       data: { labels: d.histogram_labels, datasets: [{ label: "Transactions", data: d.histogram,
-        backgroundColor: d.histogram.map(function (_, i) { return i >= 18 ? bad : (i >= 10 ? warn : brand); }) }] },
+        backgroundColor: d.histogram_low.map(function (low) {
+          if (d.block_threshold !== null && low >= d.block_threshold - 1e-9) return bad;
+          if (d.review_threshold !== null && low >= d.review_threshold - 1e-9) return warn;
+          return brand;
+        }) }] },
       options: Object.assign({}, common, { plugins: { legend: { display: false } },
         scales: { y: { type: "logarithmic", title: { display: true, text: "transactions (log scale)", color: muted } } } })
     });

@@ -1,5 +1,6 @@
 """The dashboard: volumes, flags, scores, reasons, feedback, alerts, cases, models."""
 
+import math
 from datetime import timedelta
 from typing import Any
 
@@ -19,8 +20,13 @@ from secureflow.workspace.selectors import (
 QUICK_RANGES = (7, 30, 90)
 
 
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
 def chart_data(board: Dashboard) -> dict[str, Any]:
     """The numbers the charts draw (the tables next to them show the same)."""
+    review, block = board.thresholds
     data: dict[str, Any] = {
         "days": [d["day"].isoformat() for d in board.days],
         "transactions": [d["transactions"] for d in board.days],
@@ -33,6 +39,9 @@ def chart_data(board: Dashboard) -> dict[str, Any]:
         ],
         "histogram_labels": [f"{b['low']:.2f}–{b['high']:.2f}" for b in board.histogram],
         "histogram": [b["count"] for b in board.histogram],
+        "histogram_low": [b["low"] for b in board.histogram],
+        "review_threshold": _finite(review),
+        "block_threshold": _finite(block),
         "rules": [r["name"] for r in board.top_rules],
         "rule_counts": [r["count"] for r in board.top_rules],
     }
