@@ -112,8 +112,10 @@ def retraining_run_execute(
     rule = rule or PromotionRule.from_settings()
     with db_transaction.atomic():
         run = RetrainingRun.objects.select_for_update().get(pk=run.pk)
-        if run.status not in (RetrainingStatus.QUEUED,):
-            raise ValueError(f"retraining run #{run.pk} is {run.status}, not queued")
+        if run.status != RetrainingStatus.QUEUED:
+            # e.g. a message delivered again after a worker was lost: never run twice
+            logger.warning("Retraining run #%s is %s, not queued: not run", run.pk, run.status)
+            return run
         other = _busy_with(run)
         if other is not None:
             return _fail(run, f"another retraining run (#{other.pk}) is in progress")

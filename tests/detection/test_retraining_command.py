@@ -62,3 +62,20 @@ def test_no_champion_promotes_a_sane_challenger_and_the_command_reports(db, caps
 def test_nothing_to_roll_back_is_a_clear_error(db):
     with pytest.raises(ValidationError, match="no promotion to roll back"):
         model_versions_roll_back()
+
+
+def test_one_run_at_a_time_and_never_twice(db):
+    from detection.models import RetrainingStatus
+    from detection.retraining.service import retraining_run_create, retraining_run_execute
+
+    busy = retraining_run_create(trigger="schedule")
+    busy.status = RetrainingStatus.RUNNING
+    busy.started_at = timezone.now()
+    busy.save()
+    second = retraining_run_execute(run=retraining_run_create(trigger="admin"))
+    assert second.status == RetrainingStatus.FAILED
+    assert second.error == f"another retraining run (#{busy.pk}) is in progress"
+    # a run that is not queued any more (a message delivered twice) is left alone
+    again = retraining_run_execute(run=busy)
+    assert again.status == RetrainingStatus.RUNNING and again.finished_at is None
+    assert ModelVersion.objects.count() == 0
