@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django import forms
 from django.http import HttpRequest, QueryDict
 from django.urls import reverse
 from django.utils import timezone
@@ -86,11 +87,56 @@ def _local(moment: datetime) -> str:
 
 
 @dataclass(frozen=True)
+class FilterField:
+    """One input of the queue's filter form, ready to write out (a select, or a text or
+    number box): rendering 13 widgets through Django's widget templates on every request
+    costs more than the whole table."""
+
+    name: str
+    id: str
+    label: str
+    kind: str  # "select", "number" or "text"
+    value: str
+    choices: list[tuple[str, str, bool]]
+    errors: list[str]
+
+
+def filter_fields(form: forms.Form) -> list[FilterField]:
+    fields = []
+    for bound in form:
+        widget = bound.field.widget
+        raw = bound.data if form.is_bound else bound.initial
+        value = "" if raw is None else str(raw)
+        if isinstance(widget, forms.Select):
+            kind = "select"
+            choices = [
+                (str(key), str(label), str(key) == value)
+                for key, label in widget.choices
+                if not isinstance(label, list | tuple)
+            ]
+        else:
+            kind = "number" if isinstance(widget, forms.NumberInput) else "text"
+            choices = []
+        fields.append(
+            FilterField(
+                name=bound.html_name,
+                id=bound.auto_id or bound.html_name,
+                label=str(bound.label),
+                kind=kind,
+                value=value,
+                choices=choices,
+                errors=[str(error) for error in bound.errors],
+            )
+        )
+    return fields
+
+
+@dataclass(frozen=True)
 class QueueRow:
     """One queue row, formatted once in Python (a page has 50 of them)."""
 
-    pk: int
-    version: int
+    pk: str
+    version: str
     url: str
     transaction: str
     customer: str
@@ -134,8 +180,8 @@ def queue_rows(cases: list[Case], *, now: datetime) -> list[QueueRow]:
         txn = details.get(case.transaction_id, missing)
         rows.append(
             QueueRow(
-                pk=case.pk,
-                version=case.version,
+                pk=str(case.pk),
+                version=str(case.version),
                 url=url_pattern.replace(str(URL_PLACEHOLDER), str(case.pk)),
                 transaction=txn.transaction,
                 customer=txn.customer,

@@ -20,7 +20,7 @@ from cases.choices import CaseAction
 from cases.filtersets import ACTIVE, DEFAULT_SORT, CaseFilterSet
 from cases.forms import BulkActionForm, CaseActionForm
 from cases.models import Case
-from cases.presenters import case_page_context, queue_rows, sort_links
+from cases.presenters import case_page_context, filter_fields, queue_rows, sort_links
 from cases.selectors import case_for_page, case_queue, case_queue_counts, investigators
 from cases.services import (
     BulkResult,
@@ -70,6 +70,7 @@ def _queue_context(request: HttpRequest, query: QueryDict) -> dict[str, Any]:
     now = timezone.now()
     return {
         "filterset": filterset,
+        "filter_fields": filter_fields(filterset.form),
         "page": page,
         "rows": queue_rows(list(page.object_list), now=now),
         "query": without_page.urlencode(),
