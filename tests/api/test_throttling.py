@@ -37,7 +37,8 @@ def test_scoring_rate_gives_json_429_per_client(rates, token_client):
     assert refused.status_code == 429
     body = refused.json()
     assert body["code"] == "throttled"
-    assert isinstance(body["retry_after"], int) and 1 <= body["retry_after"] <= 60
+    # the weighted sliding window may ask for up to two periods after a full window
+    assert isinstance(body["retry_after"], int) and 1 <= body["retry_after"] <= 120
     assert refused["Retry-After"] == str(body["retry_after"])
     assert "throttled" in body["detail"].lower()
     assert not Transaction.objects.filter(external_id="A-3").exists()
