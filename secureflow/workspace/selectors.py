@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Avg, Count, F, Max, Min, Q, QuerySet, Sum
+from django.db.models import Avg, Count, F, Max, Min, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
 from detection.models import RuleLimit, RuleLimitChange
@@ -205,19 +205,20 @@ def _rule_name(code: str) -> str:
 
 
 def flagged_feedback(*, date_from: date, date_to: date) -> dict[str, Any]:
-    """Outcomes of worked cases: the newest feedback label of each flagged transaction of
-    the range (investigator decisions, chargebacks, confirmations): fraud vs legitimate,
-    and the precision of the flags they imply. One query over the labels table."""
-    from cases.models import FeedbackLabel
+    """Outcomes of worked cases: the newest feedback label (investigator decision,
+    chargeback, customer confirmation, API) of each transaction of the range that was
+    flagged (every flagged decision opens a case): fraud vs legitimate, and the precision
+    of the flags they imply. Labels semi-joined with the cases table (one row per flag):
+    neither the transactions nor the scores table is read."""
+    from cases.models import Case, FeedbackLabel
 
     start = rollup.day_start(date_from)
     end = rollup.day_start(date_to + timedelta(days=1))
+    flagged = Case.objects.filter(occurred_at__gte=start, occurred_at__lt=end).values(
+        "transaction_id"
+    )
     rows = (
-        FeedbackLabel.objects.filter(
-            transaction__occurred_at__gte=start,
-            transaction__occurred_at__lt=end,
-            transaction__score__outcome__in=rollup.FLAGGED,
-        )
+        FeedbackLabel.objects.filter(transaction_id__in=Subquery(flagged))
         .order_by("transaction_id", "known_at", "id")
         .values_list("transaction_id", "is_fraud")
     )

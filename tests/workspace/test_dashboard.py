@@ -113,6 +113,12 @@ def test_anonymous_and_roleless_users_are_kept_out(client, nobody):
 
 
 def test_figures_match_the_data(investigator, bank):
+    for txn in (bank.flag1, bank.flag2, bank.flag3):
+        case_open_for_score(score=txn.score)  # what scoring does for every flag
+    # a label on a transaction that was not flagged is not an outcome of a worked case
+    FeedbackLabel.objects.create(
+        transaction=Transaction.objects.get(external_id="D-1"), is_fraud=True, source="api"
+    )
     FeedbackLabel.objects.create(transaction=bank.flag1, is_fraud=True, source="chargeback")
     FeedbackLabel.objects.create(transaction=bank.flag2, is_fraud=True, source="api")
     # the newest label of a transaction counts: flag2 turned out legitimate
