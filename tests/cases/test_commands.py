@@ -122,3 +122,27 @@ def test_open_cases_leaves_existing_cases_alone(rules_only, make_score):
     assert Case.objects.get(pk=existing.pk).version == 1
     with pytest.raises(CommandError):
         call_command("open_cases", "--days", "1", "--since", "2026-01-01")
+
+
+def test_a_failing_page_is_reported_and_the_others_still_measured(make_case, tmp_path):
+    make_case()
+    path = tmp_path / "pages.json"
+    with pytest.raises(CommandError, match="missing page"):
+        call_command(
+            "benchmark_pages",
+            "--renders",
+            "1",
+            "--only",
+            "case queue",
+            "--only",
+            "missing page",
+            "--page",
+            "missing page=/no/such/page/",
+            "--json",
+            str(path),
+            stdout=StringIO(),
+            stderr=StringIO(),
+        )
+    report = json.loads(path.read_text())
+    assert "404" in report["pages"]["missing page"]["error"]
+    assert report["pages"]["case queue"]["p50_ms"] > 0

@@ -141,13 +141,20 @@ class Command(BaseCommand):
             f"{'page':<44} {'p50 ms':>8} {'p99 ms':>8} {'mean':>8} {'max':>8} "
             f"{'cpu p50':>8} {'queries':>8}"
         )
+        failures: list[str] = []
         for name, url in pages:
             urls = _urls(url)
             if not urls:
                 self.stdout.write(f"{name:<44} skipped: nothing to show")
                 report["pages"][name] = {"skipped": "nothing to show"}
                 continue
-            figures = self._measure(client, urls, renders=renders, warmup=warmup, secure=secure)
+            try:
+                figures = self._measure(client, urls, renders=renders, warmup=warmup, secure=secure)
+            except Exception as error:  # noqa: BLE001 - reported, the other pages still run
+                failures.append(f"{name}: {error}")
+                report["pages"][name] = {"error": str(error)}
+                self.stderr.write(f"{name:<44} failed: {error}")
+                continue
             report["pages"][name] = figures
             self.stdout.write(
                 f"{name:<44} {figures['p50_ms']:>8.1f} {figures['p99_ms']:>8.1f} "
@@ -159,6 +166,8 @@ class Command(BaseCommand):
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(report, indent=2))
             self.stdout.write(f"Wrote {path}")
+        if failures:
+            raise CommandError("some pages could not be measured: " + "; ".join(failures))
 
     def _client(self, username: str) -> Client:
         User = get_user_model()
