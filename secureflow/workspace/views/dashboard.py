@@ -1,7 +1,7 @@
 """The dashboard: volumes, flags, scores, reasons, feedback, alerts, cases, models."""
 
 import math
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
@@ -50,6 +50,39 @@ def chart_data(board: Dashboard) -> dict[str, Any]:
     return data
 
 
+def _day_label(day: date) -> str:
+    return f"{day:%a} {day.day} {day:%b}"
+
+
+def tables(board: Dashboard) -> dict[str, list[dict[str, Any]]]:
+    """The tables under the charts, formatted here once (a template filter per cell costs
+    more than the rest of the page)."""
+    return {
+        "daily": [
+            {
+                "iso": d["day"].isoformat(),
+                "label": _day_label(d["day"]),
+                "cells": (
+                    str(d["transactions"]),
+                    str(d["scored"]),
+                    str(d["review"]),
+                    str(d["block"]),
+                    f"{d['flag_rate_pct']:.2f} %" if d["flag_rate"] is not None else "—",
+                ),
+            }
+            for d in board.days
+        ],
+        "histogram": [
+            {"label": f"{b['low']:.2f}–{b['high']:.2f}", "count": str(b["count"])}
+            for b in board.histogram
+        ],
+        "alerts": [
+            {"iso": a["day"].isoformat(), "label": _day_label(a["day"]), "total": str(a["total"])}
+            for a in board.alerts or []
+        ],
+    }
+
+
 @investigator_required
 @require_GET
 def dashboard_page(request: HttpRequest) -> HttpResponse:
@@ -69,6 +102,7 @@ def dashboard_page(request: HttpRequest) -> HttpResponse:
         # cached drift / shadow figures, if any (otherwise the page loads them after)
         "health": model_health(date_from=date_from, date_to=date_to, compute=False),
         "charts": chart_data(board),
+        "tables": tables(board),
         "span": span,
         "quick_ranges": [
             {"days": n, "from": date_to - timedelta(days=n - 1), "to": date_to, "active": n == span}
