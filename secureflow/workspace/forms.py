@@ -86,16 +86,19 @@ class CheckForm(forms.Form):
 
     def __init__(self, *args: Any, accounts: list[Account] | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        options = [("", "Choose an account")] + [
+        self.account_obj: Account | None = None
+        self.set_accounts(accounts or [])
+
+    def set_accounts(self, accounts: list[Account]) -> None:
+        """The accounts the select offers (search results); only needed to render."""
+        self.fields["account"].widget.choices = [("", "Choose an account")] + [
             (
                 a.number,
                 f"{a.number} · {a.customer.name} ({a.customer.external_id}) · {a.currency}",
             )
-            for a in accounts or []
+            for a in accounts
         ]
-        self.fields["account"].widget.choices = options
-        self.account_count = len(accounts or [])
-        self.account_obj: Account | None = None
+        self.account_count = len(accounts)
 
     def clean_account(self) -> str:
         number = self.cleaned_data["account"].strip()

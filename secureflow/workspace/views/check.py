@@ -83,8 +83,7 @@ def check(request: HttpRequest) -> HttpResponse:
         return _page(request, form, query=query, submission_id=new_submission_id())
 
     query = request.POST.get("q", "").strip()
-    accounts = account_search(query=query, selected=request.POST.get("account", ""))
-    form = CheckForm(request.POST, accounts=accounts)
+    form = CheckForm(request.POST)
     submission_id = request.POST.get("submission_id") or new_submission_id()
     if form.is_valid():
         try:
@@ -116,6 +115,7 @@ def check(request: HttpRequest) -> HttpResponse:
                 "workspace:check-result", kwargs={"external_id": txn.external_id}
             )
             return response
+    form.set_accounts(account_search(query=query, selected=request.POST.get("account", "")))
     if request.htmx:
         response = render(
             request,
