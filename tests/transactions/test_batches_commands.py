@@ -152,7 +152,9 @@ def test_score_csv_writes_rejected_rows_beside_the_output(db, tmp_path):
 
 def test_benchmark_batch_prints_rows_per_second_and_writes_json(db, tmp_path):
     target = tmp_path / "bench.json"
-    out = run("benchmark_batch", rows=400, days=20, seed=3, chunk_size=150, json=str(target))
+    out = run(
+        "benchmark_batch", rows=400, days=20, seed=3, chunk_size=150, workers=1, json=str(target)
+    )
     assert "rows/s" in out and "chunks: store scores" in out
     report = json.loads(target.read_text())
     assert report["rows"] == report["imported"] == report["scored"] == 400
@@ -161,4 +163,31 @@ def test_benchmark_batch_prints_rows_per_second_and_writes_json(db, tmp_path):
     assert report["phases"]["decide_seconds"] > 0 and report["phases"]["import_seconds"] > 0
     assert Transaction.objects.count() == 400 == TransactionScore.objects.count()
     with pytest.raises(CommandError, match="already stored"):
-        run("benchmark_batch", rows=400, days=20, seed=3)
+        run("benchmark_batch", rows=400, days=20, seed=3, workers=1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_chunks_processed_two_at_a_time_store_every_row_once(tmp_path):
+    from django.db import connection
+    from django.db.models import Count
+
+    from tests.conftest import require
+    from transactions.batches.services import import_batch_create, import_batch_run
+
+    require(connection.vendor == "postgresql", "DATABASE_URL does not point at PostgreSQL")
+    bank = generate_demo_bank(
+        customers=30, days=30, seed=6, end=timezone.localdate() + timedelta(days=1)
+    )
+    path = tmp_path / "batch.csv"
+    write_canonical_csv(bank.transactions, path)
+    batch = import_batch_create(
+        owner=None, source="cli", content=path, chunk_size=97, enqueue=False
+    )
+    batch = import_batch_run(batch_id=batch.pk, workers=2)
+    n = len(bank.transactions)
+    assert batch.status == "done" and batch.chunks_done == batch.chunks_total > 5
+    assert batch.rows_imported == batch.rows_scored == n == batch.rows_total
+    assert Transaction.objects.filter(import_batch=batch).count() == n
+    scores = TransactionScore.objects.filter(transaction__import_batch=batch)
+    assert scores.count() == n
+    assert not scores.values("transaction_id").annotate(c=Count("id")).filter(c__gt=1).exists()

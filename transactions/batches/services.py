@@ -500,9 +500,13 @@ def import_batches_resume(*, stalled_for: timedelta | None = None) -> list[int]:
     return ids
 
 
-def import_batch_run(*, batch_id: int, progress: Progress | None = None) -> ImportBatch:
-    """Run a whole batch in this process, chunk after chunk (the management commands; the
-    same services the workers run)."""
+def import_batch_run(
+    *, batch_id: int, progress: Progress | None = None, workers: int = 1
+) -> ImportBatch:
+    """Run a whole batch in this process (the management commands), with the services the
+    workers run. `workers` > 1 processes that many chunks at once, each in its own thread
+    and database connection, as that many Celery workers would (PostgreSQL only; SQLite
+    takes one writer at a time)."""
     say = progress or (lambda message: None)
     import_batch_prepare(batch_id=batch_id, progress=say)
     chunk_ids = list(
@@ -510,8 +514,24 @@ def import_batch_run(*, batch_id: int, progress: Progress | None = None) -> Impo
         .order_by("index")
         .values_list("id", flat=True)
     )
-    for number, chunk_id in enumerate(chunk_ids, start=1):
-        import_chunk_process(chunk_id=chunk_id)
-        say(f"chunk {number}/{len(chunk_ids)} done")
+    total = len(chunk_ids)
+    if workers > 1 and connection.vendor == "postgresql" and total > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        from django.db import connections
+
+        def run_chunk(chunk_id: int) -> None:
+            try:
+                import_chunk_process(chunk_id=chunk_id)
+            finally:
+                connections.close_all()  # this thread's connection
+
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for number, _ in enumerate(pool.map(run_chunk, chunk_ids), start=1):
+                say(f"chunk {number}/{total} done")
+    else:
+        for number, chunk_id in enumerate(chunk_ids, start=1):
+            import_chunk_process(chunk_id=chunk_id)
+            say(f"chunk {number}/{total} done")
     import_batch_finish(batch_id=batch_id)
     return ImportBatch.objects.get(pk=batch_id)
