@@ -4,6 +4,7 @@ on SQLite), their model versions, and nothing twice (a transaction has at most o
 
 import json
 import math
+import time
 from typing import Any
 
 import numpy as np
@@ -56,6 +57,7 @@ def store_scores(
     rows: np.ndarray,
     X: np.ndarray,
     latency_ms: float,
+    timings: dict[str, float] | None = None,
     using: str = "default",
 ) -> dict[int, int]:
     """Store the decisions of scored rows `rows` for the transactions `transaction_ids`
@@ -64,6 +66,8 @@ def store_scores(
     of the flagged rows stored (for scores_stored_in_bulk)."""
     if len(rows) == 0:
         return {}
+    timings = {} if timings is None else timings
+    started = time.perf_counter()
     connection = connections[using]
     rows = np.asarray(rows, dtype=np.int64)
     txn_ids = np.asarray(transaction_ids, dtype=np.int64)
@@ -76,6 +80,11 @@ def store_scores(
     features = [
         json.dumps(X[i].tolist()) if f else EMPTY_LIST for i, f in zip(rows.tolist(), flagged)
     ]
+    model_scores = _model_scores_json(scored.model_scores, rows)
+    reasons = _json_per_row(scored.reasons, rows.tolist(), flagged)
+    contributions = _json_per_row(scored.contributions, rows.tolist(), flagged)
+    timings["scores_json_seconds"] = time.perf_counter() - started
+    started = time.perf_counter()
     _insert(
         connection,
         TransactionScore,
@@ -85,9 +94,9 @@ def store_scores(
             "risk_score": risk,
             "outcome": scored.outcome[rows],
             "rule_hits": hits,
-            "model_scores": _model_scores_json(scored.model_scores, rows),
-            "contributions": _json_per_row(scored.contributions, rows.tolist(), flagged),
-            "reasons": _json_per_row(scored.reasons, rows.tolist(), flagged),
+            "model_scores": model_scores,
+            "contributions": contributions,
+            "reasons": reasons,
             "features": features,
             "feature_spec_hash": _Constant(FEATURE_SPEC_HASH),
             "latency_ms": _Constant(float(latency_ms)),
@@ -96,7 +105,10 @@ def store_scores(
         },
         check_existing=False,  # the transactions were stored by this very transaction
     )
+    timings["scores_copy_seconds"] = time.perf_counter() - started
+    started = time.perf_counter()
     _link_model_versions(connection, txn_ids.tolist(), scored.model_version_ids)
+    timings["scores_model_versions_seconds"] = time.perf_counter() - started
     flagged_txns = txn_ids[flagged].tolist()
     return key_ids(TransactionScore, "transaction_id", flagged_txns, using=using)
 

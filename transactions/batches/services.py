@@ -388,6 +388,7 @@ def _process_chunk(batch: ImportBatch, chunk: ImportBatchChunk) -> ChunkResult:
             rows=positions,
             X=X,
             latency_ms=1000 * timings["decide_seconds"] / max(len(rows), 1),
+            timings=timings,
         )
         n_scored = len(positions)
         n_flagged = len(flagged)

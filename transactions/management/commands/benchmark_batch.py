@@ -51,6 +51,11 @@ PHASES = (
     ("chunks: store scores", "store_scores_seconds"),
     ("chunks: receivers of flagged scores", "flagged_receivers_seconds"),
 )
+STORE_SCORE_PARTS = (
+    ("decisions as JSON", "scores_json_seconds"),
+    ("copy the scores", "scores_copy_seconds"),
+    ("link their model versions", "scores_model_versions_seconds"),
+)
 
 
 class Command(BaseCommand):
@@ -145,6 +150,7 @@ class Command(BaseCommand):
         timings = batch.timings or {}
         phases = {key: round(float(timings.get(key, 0.0)), 3) for _, key in PHASES}
         phases["other_seconds"] = round(max(total - sum(phases.values()), 0.0), 3)
+        store_scores = {key: round(float(timings.get(key, 0.0)), 3) for _, key in STORE_SCORE_PARTS}
         return {
             "database": connection.vendor,
             "rows": batch.rows_total,
@@ -162,6 +168,7 @@ class Command(BaseCommand):
             "rows_per_second": round(batch.rows_total / total, 1) if total else 0.0,
             "target_rows_per_second": TARGET_ROWS_PER_SECOND,
             "phases": phases,
+            "store_scores": store_scores,
             "batch_id": batch.pk,
         }
 
@@ -184,3 +191,6 @@ class Command(BaseCommand):
             seconds = phases[key]
             share = 100 * seconds / report["total_seconds"] if report["total_seconds"] else 0
             say(f"  {label:<40}{seconds:>9.2f} s {share:>5.1f} %")
+            if key == "store_scores_seconds":
+                for part_label, part in STORE_SCORE_PARTS:
+                    say(f"    {part_label:<38}{report['store_scores'][part]:>9.2f} s")
