@@ -8,7 +8,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError
+from django.db import IntegrityError, connection
 from django.db import transaction as db_transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -154,6 +154,44 @@ def _counterparty(*, data: dict[str, Any]) -> Counterparty | None:
     return counterparty
 
 
+def _insert_new(txn: Transaction) -> bool:
+    """Insert `txn`; False when its id or Idempotency-Key is already stored.
+
+    PostgreSQL: one INSERT ... ON CONFLICT DO NOTHING RETURNING id (no savepoint round
+    trips). Elsewhere: the ORM insert inside a savepoint, a duplicate caught as an
+    IntegrityError."""
+    if connection.vendor != "postgresql":
+        try:
+            with db_transaction.atomic():
+                txn.save(force_insert=True)
+        except IntegrityError:
+            found = _existing_transaction(
+                external_id=txn.external_id, idempotency_key=txn.idempotency_key
+            )
+            if found is None:
+                raise
+            return False
+        return True
+    fields = [field for field in Transaction._meta.concrete_fields if not field.primary_key]
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    values = [field.get_db_prep_save(field.pre_save(txn, True), connection) for field in fields]
+    table = connection.ops.quote_name(Transaction._meta.db_table)
+    placeholders = ", ".join(["%s"] * len(fields))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) "  # noqa: S608 - names from the model
+            "ON CONFLICT DO NOTHING RETURNING id",
+            values,
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    txn.pk = row[0]
+    txn._state.adding = False
+    txn._state.db = connection.alias
+    return True
+
+
 @db_transaction.atomic
 def transaction_submit(
     *,
@@ -205,13 +243,10 @@ def transaction_submit(
     )
     decision, features = decision_for_transaction(txn)
     txn.status = STATUS_FOR_OUTCOME[decision.outcome]
-    try:
-        with db_transaction.atomic():
-            txn.save(force_insert=True)
-    except IntegrityError:
+    if not _insert_new(txn):
         existing = _existing_transaction(external_id=external_id, idempotency_key=idempotency_key)
         if existing is None:
-            raise
+            raise IntegrityError(f"transaction {external_id!r} was neither stored nor found")
         return _replay(
             existing=existing,
             fingerprint=fingerprint,

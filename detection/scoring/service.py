@@ -4,6 +4,7 @@ import threading
 import time
 from typing import Any
 
+from django.db import connection
 from django.db import transaction as db_transaction
 
 from detection.features.realtime import features_for_transaction
@@ -72,6 +73,29 @@ def _score_fields(decision: Decision, features: list[float]) -> dict[str, Any]:
     }
 
 
+def _insert_score_postgresql(score: TransactionScore, model_version_ids: list[int]) -> None:
+    """The score and its model versions in one statement (PostgreSQL)."""
+    fields = [field for field in TransactionScore._meta.concrete_fields if not field.primary_key]
+    quote = connection.ops.quote_name
+    through = TransactionScore.model_versions.through
+    sql = (
+        f"WITH s AS (INSERT INTO {quote(TransactionScore._meta.db_table)} "  # noqa: S608 - names from the models
+        f"({', '.join(quote(field.column) for field in fields)}) "
+        f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING id), "
+        f"m AS (INSERT INTO {quote(through._meta.db_table)} "
+        f"({quote(through._meta.get_field('transactionscore').column)}, "
+        f"{quote(through._meta.get_field('modelversion').column)}) "
+        "SELECT s.id, v FROM s, unnest(%s::bigint[]) AS v) "
+        "SELECT id FROM s"
+    )
+    values = [field.get_db_prep_save(field.pre_save(score, True), connection) for field in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*values, list(model_version_ids)])
+        score.pk = cursor.fetchone()[0]
+    score._state.adding = False
+    score._state.db = connection.alias
+
+
 @db_transaction.atomic(savepoint=False)
 def transaction_score_create(
     *, txn: Transaction, decision: Decision, features: list[float]
@@ -79,13 +103,19 @@ def transaction_score_create(
     """Store the decision on `txn`, saved in this database transaction with its status
     already set from the decision and no score yet (the real-time path: one INSERT for
     the score and one for its model versions). Sends `transaction_scored`."""
-    score = TransactionScore.objects.create(transaction=txn, **_score_fields(decision, features))
     ids = list(decision.model_version_ids)
-    if ids:
-        through = TransactionScore.model_versions.through
-        through.objects.bulk_create(
-            [through(transactionscore_id=score.pk, modelversion_id=pk) for pk in ids]
+    if connection.vendor == "postgresql":
+        score = TransactionScore(transaction=txn, **_score_fields(decision, features))
+        _insert_score_postgresql(score, ids)
+    else:
+        score = TransactionScore.objects.create(
+            transaction=txn, **_score_fields(decision, features)
         )
+        if ids:
+            through = TransactionScore.model_versions.through
+            through.objects.bulk_create(
+                [through(transactionscore_id=score.pk, modelversion_id=pk) for pk in ids]
+            )
     score.model_version_refs = model_version_refs(ids)
     transaction_scored.send(sender=TransactionScore, score=score)
     return score
