@@ -47,6 +47,7 @@ def test_benchmark_api_runs_end_to_end(tmp_path, settings, capsys):
         assert 0 < run["p50_ms"] <= run["p99_ms"] <= run["max_ms"]
         assert run["throughput_per_s"] > 0
         assert results["median"][level]["p99_ms"] == run["p99_ms"]
+        assert run["server_cpu_ms_per_request"] > 0  # read from /proc (Linux)
     bench = Transaction.objects.filter(external_id__startswith="BENCH-")
     assert bench.count() == 10 + 30 + 30
     assert TransactionScore.objects.filter(transaction__in=bench).count() == 70

@@ -20,7 +20,9 @@ What it does, against the configured database (PostgreSQL when DATABASE_URL says
    reports latency percentiles and throughput; a warm-up phase first loads the models in
    every worker. Afterwards every answered id is checked in the database (transaction and
    score stored); any non-2xx answer or missing row fails the command.
-5. Prints the figures, their medians over the runs, and writes them to --json.
+5. Prints the figures (with the CPU time the web workers and the database sessions spent
+   per request, read from /proc on Linux: the machine-independent part of the cost),
+   their medians over the runs, and writes them to --json.
 
 The benchmark transactions (ids BENCH-...) stay in the database: run it on a benchmark
 database, not on live data.
@@ -78,8 +80,44 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def median_of(runs: list[dict[str, Any]], key: str) -> float:
-    return float(statistics.median(run[key] for run in runs))
+def median_of(runs: list[dict[str, Any]], key: str) -> float | None:
+    values = [run[key] for run in runs if run.get(key) is not None]
+    return float(statistics.median(values)) if values else None
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process (Linux /proc; 0 when unreadable)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def _children(parent: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
+                found.append(int(entry.name))
+    return found
+
+
+def _database_backends() -> list[int]:
+    """Server process ids of the other sessions on this database, when it runs here."""
+    host = connection.settings_dict.get("HOST") or "localhost"
+    if connection.vendor != "postgresql" or host not in ("127.0.0.1", "localhost", "::1"):
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        )
+        return [row[0] for row in cursor.fetchall()]
 
 
 class Command(BaseCommand):
@@ -128,7 +166,7 @@ class Command(BaseCommand):
             f"stored transactions; gunicorn {options['workers']} workers x "
             f"{options['threads']} threads on 127.0.0.1:{port}"
         )
-        server = self._start_server(port, options)
+        server = self._server = self._start_server(port, options)
         try:
             self._wait_ready(port, token, server)
             cursor = 0
@@ -150,7 +188,7 @@ class Command(BaseCommand):
                         f"  run {run + 1}, {level:>3} clients: p50 {result['p50_ms']:.2f} ms, "
                         f"p99 {result['p99_ms']:.2f} ms, {result['throughput_per_s']:.0f} "
                         f"scored and stored/s ({result['requests']} requests, "
-                        f"{result['statuses']})"
+                        f"{result['statuses']}){self._cpu_text(result)}"
                     )
                 runs.append(figures)
         finally:
@@ -159,7 +197,15 @@ class Command(BaseCommand):
         median = {
             str(level): {
                 key: median_of([run[str(level)] for run in runs], key)
-                for key in ("p50_ms", "p90_ms", "p99_ms", "mean_ms", "throughput_per_s")
+                for key in (
+                    "p50_ms",
+                    "p90_ms",
+                    "p99_ms",
+                    "mean_ms",
+                    "throughput_per_s",
+                    "server_cpu_ms_per_request",
+                    "database_cpu_ms_per_request",
+                )
             }
             for level in levels
         }
@@ -168,12 +214,25 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"median of {options['runs']} run(s), {level:>3} clients: "
                 f"p50 {figures['p50_ms']:.2f} ms, p99 {figures['p99_ms']:.2f} ms, "
-                f"throughput {figures['throughput_per_s']:.0f}/s"
+                f"throughput {figures['throughput_per_s']:.0f}/s{self._cpu_text(figures)}"
             )
         results = {"config": config, "runs": runs, "median": median}
         if options.get("json_path"):
             Path(options["json_path"]).write_text(json.dumps(results, indent=2))
             self.stdout.write(f"wrote {options['json_path']}")
+
+    @staticmethod
+    def _cpu_text(figures: dict[str, Any]) -> str:
+        web, db = (
+            figures.get("server_cpu_ms_per_request"),
+            figures.get("database_cpu_ms_per_request"),
+        )
+        parts = []
+        if web is not None:
+            parts.append(f"web CPU {web:.1f} ms")
+        if db is not None:
+            parts.append(f"database CPU {db:.1f} ms")
+        return f"; per request: {', '.join(parts)}" if parts else ""
 
     # -- preparation ----------------------------------------------------------------------
     def _prepare(self, options: dict[str, Any]) -> str:
@@ -331,6 +390,10 @@ class Command(BaseCommand):
         }
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
             json.dump(job, handle)
+        linux = Path("/proc/self/stat").exists()
+        workers = _children(self._server.pid) if linux else []
+        backends = _database_backends() if linux else []
+        cpu_before = [sum(_cpu_seconds(pid) for pid in pids) for pids in (workers, backends)]
         try:
             done = subprocess.run(
                 [sys.executable, "-m", "transactions.benchmark_load", handle.name],
@@ -345,6 +408,17 @@ class Command(BaseCommand):
         if done.returncode != 0:
             raise CommandError(f"load process failed ({phase}):\n{done.stderr[-4000:]}")
         result = json.loads(done.stdout)
+        # CPU spent per request by the web workers and the database sessions (those that
+        # existed before the phase; connections opened during it are not counted)
+        cpu_after = [sum(_cpu_seconds(pid) for pid in pids) for pids in (workers, backends)]
+        for key, pids, before, after in zip(
+            ("server_cpu_ms_per_request", "database_cpu_ms_per_request"),
+            (workers, backends),
+            cpu_before,
+            cpu_after,
+            strict=True,
+        ):
+            result[key] = (after - before) * 1000 / len(bodies) if pids else None
         self._verify(result, bodies, phase=phase)
         result["persisted"] = len(result.pop("answered_ids"))
         return result
