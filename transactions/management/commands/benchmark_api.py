@@ -85,13 +85,22 @@ def median_of(runs: list[dict[str, Any]], key: str) -> float | None:
     return float(statistics.median(values)) if values else None
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of one process (Linux /proc; 0 when unreadable)."""
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of one process (Linux /proc; None when it is gone)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError):
-        return 0.0
+        return None
+
+
+def _cpu_snapshot(pids: list[int]) -> dict[int, float]:
+    return {pid: cpu for pid in pids if (cpu := _cpu_seconds(pid)) is not None}
+
+
+def _cpu_spent(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds spent between two snapshots by the processes alive at both."""
+    return sum(after[pid] - before[pid] for pid in before if pid in after)
 
 
 def _children(parent: int) -> list[int]:
@@ -313,6 +322,8 @@ class Command(BaseCommand):
             "SECUREFLOW_MODEL_DIR": str(settings.SECUREFLOW_MODEL_DIR),
             "SECUREFLOW_API_RATE_SCORE": options["score_rate"],
             "SECUREFLOW_LOG_LEVEL": "WARNING",
+            # connections kept for the whole run, so that their CPU time can be read
+            "DATABASE_CONN_MAX_AGE": "3600",
             # numpy's BLAS threads would spin on the cores the workers and database need
             "OPENBLAS_NUM_THREADS": "1",
             "OMP_NUM_THREADS": "1",
@@ -393,7 +404,7 @@ class Command(BaseCommand):
         linux = Path("/proc/self/stat").exists()
         workers = _children(self._server.pid) if linux else []
         backends = _database_backends() if linux else []
-        cpu_before = [sum(_cpu_seconds(pid) for pid in pids) for pids in (workers, backends)]
+        cpu_before = [_cpu_snapshot(pids) for pids in (workers, backends)]
         try:
             done = subprocess.run(
                 [sys.executable, "-m", "transactions.benchmark_load", handle.name],
@@ -408,9 +419,9 @@ class Command(BaseCommand):
         if done.returncode != 0:
             raise CommandError(f"load process failed ({phase}):\n{done.stderr[-4000:]}")
         result = json.loads(done.stdout)
-        # CPU spent per request by the web workers and the database sessions (those that
-        # existed before the phase; connections opened during it are not counted)
-        cpu_after = [sum(_cpu_seconds(pid) for pid in pids) for pids in (workers, backends)]
+        # CPU spent per request by the web workers and the database sessions (those alive
+        # before and after the phase; connections opened or closed during it are not counted)
+        cpu_after = [_cpu_snapshot(pids) for pids in (workers, backends)]
         for key, pids, before, after in zip(
             ("server_cpu_ms_per_request", "database_cpu_ms_per_request"),
             (workers, backends),
@@ -418,7 +429,7 @@ class Command(BaseCommand):
             cpu_after,
             strict=True,
         ):
-            result[key] = (after - before) * 1000 / len(bodies) if pids else None
+            result[key] = _cpu_spent(before, after) * 1000 / len(bodies) if pids else None
         self._verify(result, bodies, phase=phase)
         result["persisted"] = len(result.pop("answered_ids"))
         return result
