@@ -1,14 +1,16 @@
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
-from detection.models import ModelVersion
+from cases.models import Case
+from detection.models import ModelVersion, TransactionScore
 from transactions.models import Transaction
 
 
 class Command(BaseCommand):
     help = (
         "Prepare a demo installation once: demo bank data when the database has no "
-        "transactions and trained models when none is active."
+        "transactions, trained models when none is active, decisions and cases for the "
+        "last days of the demo when nothing was scored yet, and the dashboard's rollup."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -29,3 +31,8 @@ class Command(BaseCommand):
         if not ModelVersion.objects.filter(is_active=True).exists():
             self.stdout.write("==> Training detection models (about a minute)")
             call_command("train_models", stdout=self.stdout)
+        if not TransactionScore.objects.exists() and not Case.objects.exists():
+            self.stdout.write("==> Scoring the last week of the demo and opening its cases")
+            call_command("open_cases", days=7, stdout=self.stdout)
+            self.stdout.write("==> Building the dashboard's daily figures")
+            call_command("dashboard_rollup", all=True, stdout=self.stdout)
