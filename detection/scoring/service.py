@@ -4,6 +4,7 @@ import threading
 import time
 from typing import Any
 
+import numpy as np
 from django.db import connection
 from django.db import transaction as db_transaction
 
@@ -136,3 +137,16 @@ def transaction_score(
     txn.save(update_fields=["status"])
     transaction_scored.send(sender=TransactionScore, score=score)
     return score
+
+
+def scoring_warm_up() -> None:
+    """Load the scoring engine and make its first explained decision now.
+
+    The first SHAP explanation in a process imports shap and builds the tree explainers
+    (seconds of CPU); a web process calls this when it starts (secureflow/gunicorn_conf.py)
+    so that its first flagged transaction does not wait for it."""
+    engine = get_engine()
+    if engine.ensemble is None or engine.ensemble.n_features is None:
+        return
+    x = np.zeros(engine.ensemble.n_features)
+    engine.decide(x, amount=1.0, transfer_type="", currency="AED", explain_with_shap=True)

@@ -9,8 +9,9 @@ What it does, against the configured database (PostgreSQL when DATABASE_URL says
    transactions / no active model (small sizes: --demo-customers, --demo-days); a user
    `benchmark-api` in the Investigator role with an API token; planner statistics
    (ANALYZE on PostgreSQL, as autovacuum would have after a bulk load).
-2. Starts gunicorn (`secureflow.wsgi`, production settings, gthread workers) on a free
-   127.0.0.1 port. Rate limiting stays on, with the score rate set by --score-rate.
+2. Starts gunicorn (`secureflow.wsgi`, production settings, secureflow/gunicorn_conf.py:
+   gthread workers that load the models and SHAP explainers before taking requests) on a
+   free 127.0.0.1 port. Rate limiting stays on, with the score rate set by --score-rate.
 3. Builds request bodies from stored transactions (account, customer, counterparty,
    amount, type, country, channel of a random sample), with new ids and timestamps that
    continue after the newest stored transaction at the bank's own average pace, so
@@ -337,6 +338,8 @@ class Command(BaseCommand):
                 sys.executable,
                 "-m",
                 "gunicorn",
+                "--config",
+                "python:secureflow.gunicorn_conf",
                 "secureflow.wsgi:application",
                 "--bind",
                 f"127.0.0.1:{port}",

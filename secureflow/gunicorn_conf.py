@@ -1,0 +1,24 @@
+"""gunicorn settings for SecureFlow: `gunicorn -c python:secureflow.gunicorn_conf
+secureflow.wsgi:application` (command-line options such as --workers still apply)."""
+
+import logging
+from typing import Any
+
+logger = logging.getLogger("secureflow.gunicorn")
+
+worker_class = "gthread"
+keepalive = 30
+
+
+def post_worker_init(worker: Any) -> None:
+    """Load the models and SHAP explainers before the worker takes requests."""
+    try:
+        from detection.scoring.service import scoring_warm_up
+
+        scoring_warm_up()
+    except Exception:  # a worker must start even when the models cannot be prepared
+        logger.exception("Scoring warm-up failed; the first requests will prepare it")
+    finally:
+        from django.db import connections
+
+        connections.close_all()
