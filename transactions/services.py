@@ -10,7 +10,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection
 from django.db import transaction as db_transaction
-from django.db.models import Q
+from django.db.models import Model, Q
 from django.utils import timezone
 
 from detection.models import TransactionScore
@@ -77,15 +77,54 @@ def _stored_fingerprint(txn: Transaction) -> str:
     )
 
 
+def _table(model: type[Model]) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _partial(model: type[Model], values: dict[str, Any]) -> Model:
+    """A model instance from some of its columns (the others load when first read)."""
+    names = [field.attname for field in model._meta.concrete_fields if field.attname in values]
+    return model.from_db(connection.alias, names, [values[name] for name in names])
+
+
+def _locked_account_postgresql(number: str) -> Account | None:
+    """One statement: the account row locked, with its customer's id and home country."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT a.id, a.number, a.customer_id, c.external_id, c.home_country "  # noqa: S608
+            f"FROM {_table(Account)} a JOIN {_table(Customer)} c ON c.id = a.customer_id "
+            "WHERE a.number = %s FOR UPDATE OF a",
+            [number],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    account_id, number, customer_id, customer_ref, home_country = row
+    account = _partial(Account, {"id": account_id, "number": number, "customer_id": customer_id})
+    account.customer = _partial(
+        Customer, {"id": customer_id, "external_id": customer_ref, "home_country": home_country}
+    )
+    return account
+
+
 def _existing_transaction(*, external_id: str, idempotency_key: str | None) -> Transaction | None:
     """The stored transaction with this id, else the one with this Idempotency-Key.
 
     A light id lookup on the unique indexes first (no ORDER BY: with ORDER BY id LIMIT 1
     PostgreSQL may walk the primary key instead); the row is loaded only when found."""
-    condition = Q(external_id=external_id)
-    if idempotency_key:
-        condition |= Q(idempotency_key=idempotency_key)
-    ids = list(Transaction.objects.filter(condition).values_list("id", flat=True)[:2])
+    if connection.vendor == "postgresql":  # the hot path: no query to compile
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id FROM {_table(Transaction)} "  # noqa: S608 - name from the model
+                "WHERE external_id = %s OR idempotency_key = %s LIMIT 2",
+                [external_id, idempotency_key],
+            )
+            ids = [row[0] for row in cursor.fetchall()]
+    else:
+        condition = Q(external_id=external_id)
+        if idempotency_key:
+            condition |= Q(idempotency_key=idempotency_key)
+        ids = list(Transaction.objects.filter(condition).values_list("id", flat=True)[:2])
     if not ids:
         return None
     return Transaction.objects.select_related("account__customer", "counterparty").get(pk=min(ids))
@@ -122,7 +161,10 @@ def _locked_account(*, data: dict[str, Any]) -> Account:
     The lock serialises submissions for one account: each is scored after every earlier
     one has committed, so velocity and history features never miss a concurrent one."""
     locked = Account.objects.select_for_update(of=("self",)).select_related("customer")
-    account = locked.filter(number=data["account"]).first()
+    if connection.vendor == "postgresql":
+        account = _locked_account_postgresql(data["account"])
+    else:
+        account = locked.filter(number=data["account"]).first()
     if account is None:
         customer_ref = data.get("customer") or data["account"]
         customer, _ = Customer.objects.get_or_create(
@@ -145,6 +187,21 @@ def _counterparty(*, data: dict[str, Any]) -> Counterparty | None:
     if not identifier:
         return None
     country = (data.get("counterparty_country") or "").upper()
+    if connection.vendor == "postgresql":  # the hot path: a known counterparty
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id, country FROM {_table(Counterparty)} WHERE identifier = %s",  # noqa: S608
+                [identifier],
+            )
+            row = cursor.fetchone()
+        if row is not None:
+            counterparty = _partial(
+                Counterparty, {"id": row[0], "identifier": identifier, "country": row[1]}
+            )
+            if country and not counterparty.country:
+                counterparty.country = country
+                counterparty.save(update_fields=["country", "updated_at"])
+            return counterparty
     counterparty, created = Counterparty.objects.get_or_create(
         identifier=identifier, defaults={"country": country}
     )
