@@ -221,3 +221,49 @@ def celery_worker_factory(tmp_path) -> Iterator:
     yield _start
     for worker in workers:
         worker.stop()
+
+
+CHROMIUM = Path(os.environ.get("SECUREFLOW_CHROMIUM", "/usr/bin/chromium"))
+# Chromium flags for a closed network: no background calls to outside hosts.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def browser(monkeypatch) -> Iterator:
+    """Debian's Chromium driven by Playwright (never a downloaded browser), one per test.
+
+    Playwright's sync API keeps an event loop running in the test thread while it is open;
+    the test prepares and checks data through the ORM between browser steps, so Django's
+    async-safety check is lifted for this test only.
+    """
+    require(CHROMIUM.exists(), f"Chromium not installed at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, live_server) -> Iterator:
+    """A page of a fresh browser context on the live server; JavaScript errors fail the test."""
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1360, "height": 900})
+    context.set_default_timeout(20_000)
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield pg
+    context.close()
+    assert not errors, f"JavaScript errors on the pages: {errors}"

@@ -179,6 +179,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several resources have a "status"; each keeps its own, named enum in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "TransactionStatusEnum": "transactions.choices.TransactionStatus",
+        "BatchStatusEnum": "transactions.choices.BatchStatus",
+        "CaseStatusEnum": "cases.choices.CaseStatus",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "secureflow.core.api_errors.add_error_responses",

@@ -26,6 +26,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
         "NAME": str(VAR_DIR / f"test-secureflow-{TEST_RUN_ID}.sqlite3")
     }
 else:
+    # No persistent connections: the live server's request threads must not keep sessions
+    # open on the test database after they finish.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
     DATABASES["default"]["TEST"] = {  # noqa: F405
         "NAME": f"test_{DATABASES['default']['NAME']}_{TEST_RUN_ID}"  # noqa: F405
     }

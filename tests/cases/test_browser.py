@@ -7,7 +7,7 @@ import pytest
 
 from cases.models import Case
 from cases.services import case_note_add
-from tests.e2e.conftest import browser, log_in, page, screenshot  # noqa: F401 - fixtures
+from tests.e2e.conftest import log_in, screenshot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

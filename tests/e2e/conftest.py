@@ -1,60 +1,18 @@
-"""Browser tests: real Chromium (Debian's package) driven by Playwright against a live server.
+"""Helpers of the browser tests (the `browser` and `page` fixtures live in tests/conftest.py).
 
 Screenshots of every page visited land in test-artifacts/ at the top of the repository.
 """
 
-import os
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.utils import timezone
 
-from tests.conftest import ROOT, require
+from tests.conftest import ROOT
 
-CHROMIUM = Path(os.environ.get("SECUREFLOW_CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = ROOT / "test-artifacts"
-# Chromium flags for a closed network: no background calls to outside hosts.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-# Playwright's sync API runs an event loop in the test thread; the test itself only
-# prepares data through the ORM between browser steps.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator:
-    require(CHROMIUM.exists(), f"Chromium not installed at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser, live_server) -> Iterator:
-    context = browser.new_context(base_url=live_server.url, viewport={"width": 1360, "height": 900})
-    context.set_default_timeout(20_000)
-    pg = context.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield pg
-    context.close()
-    assert not errors, f"JavaScript errors on the pages: {errors}"
 
 
 def screenshot(pg, name: str) -> Path:

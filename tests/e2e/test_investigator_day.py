@@ -122,7 +122,7 @@ def test_investigator_day(page, live_server, bank, make_user, worker_for_live_se
     expect(page.locator("main")).to_contain_text(case.transaction.external_id)
     page.locator("#case-note").fill("Customer denies the transfer; card blocked.")
     page.get_by_role("button", name=re.compile("Reject", re.I)).click()
-    expect(page.locator("main")).to_contain_text(re.compile("confirmed fraud", re.I))
+    expect(page.locator("#case-panel")).to_contain_text("Rejected: confirmed fraud.")
     screenshot(page, "day 6 case rejected")
     case.refresh_from_db()
     assert case.status == "closed" and case.resolution == "fraud"

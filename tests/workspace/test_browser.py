@@ -13,7 +13,6 @@ from tests.workspace.test_dashboard import Bank
 from transactions.models import Account, Customer, Transaction
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-browser, page = e2e.browser, e2e.page  # the browser tests' fixtures
 log_in, screenshot = e2e.log_in, e2e.screenshot
 
 
