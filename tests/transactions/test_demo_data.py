@@ -12,8 +12,8 @@ from django.core.management import call_command
 from django.db import connection
 
 from detection.features.db_frame import transactions_frame
-from transactions import bulk_load
-from transactions.bulk_load import LoadResult, bulk_load_frame, utc_timestamp_text
+from transactions import fast_insert
+from transactions.bulk_load import LoadResult, bulk_load_frame
 from transactions.csv_reader import read_transactions_csv
 from transactions.csv_schema import CANONICAL_COLUMNS
 from transactions.demo_data import (
@@ -22,6 +22,7 @@ from transactions.demo_data import (
     generate_demo_bank,
     write_canonical_csv,
 )
+from transactions.fast_insert import utc_timestamp_text
 from transactions.models import Account, Counterparty, Customer, Transaction
 
 END = date(2026, 11, 1)
@@ -447,7 +448,7 @@ def test_postgres_falls_back_to_on_conflict_when_keys_appear_concurrently(
     bulk_load_frame(t.iloc[:10])
     # Pretend nothing is stored yet, as if another session inserted the rows meanwhile:
     # the direct COPY hits the unique index and the staging path takes over.
-    monkeypatch.setattr(bulk_load, "_existing_keys_postgres", lambda *args, **kwargs: set())
+    monkeypatch.setattr(fast_insert, "_existing_keys_postgres", lambda *args, **kwargs: set())
     result = bulk_load_frame(t.iloc[:50])
     assert (result.inserted, result.skipped) == (40, 10)
     assert Transaction.objects.count() == 50

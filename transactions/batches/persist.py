@@ -14,7 +14,8 @@ from django.utils import timezone
 from detection.features.spec import FEATURE_SPEC_HASH
 from detection.models import TransactionScore
 from transactions.batches.scoring import ScoredRows
-from transactions.bulk_load import _Constant, _insert, key_ids
+from transactions.bulk_load import key_ids
+from transactions.fast_insert import Constant, insert_rows
 from transactions.models import Transaction
 
 SQLITE_CHUNK = 900
@@ -85,7 +86,7 @@ def store_scores(
     contributions = _json_per_row(scored.contributions, rows.tolist(), flagged)
     timings["scores_json_seconds"] = time.perf_counter() - started
     started = time.perf_counter()
-    _insert(
+    insert_rows(
         connection,
         TransactionScore,
         "transaction_id",
@@ -98,9 +99,9 @@ def store_scores(
             "contributions": contributions,
             "reasons": reasons,
             "features": features,
-            "feature_spec_hash": _Constant(FEATURE_SPEC_HASH),
-            "latency_ms": _Constant(float(latency_ms)),
-            "scored_at": _Constant(timezone.now()),
+            "feature_spec_hash": Constant(FEATURE_SPEC_HASH),
+            "latency_ms": Constant(float(latency_ms)),
+            "scored_at": Constant(timezone.now()),
             "explained": scored.explained[rows],
         },
         check_existing=False,  # the transactions were stored by this very transaction

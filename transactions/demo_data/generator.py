@@ -176,7 +176,7 @@ def write_canonical_csv(transactions: pd.DataFrame, target: str | Path | IO[str]
     """Write a canonical transactions frame as CSV: ISO 8601 UTC timestamps with offset
     (2026-05-01T09:30:00+00:00), amounts with two decimals, label 1/0 (empty when
     unknown), scenario name or empty."""
-    from transactions.bulk_load import utc_timestamp_text  # needs Django; generation does not
+    from transactions.fast_insert import utc_timestamp_text  # needs Django; generation does not
 
     columns = [c for c in CANONICAL_COLUMNS if c in transactions.columns]
     values: list[list] = []
