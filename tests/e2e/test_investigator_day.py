@@ -80,7 +80,7 @@ def test_investigator_day(page, live_server, bank, make_user, worker_for_live_se
     # Check a suspicious transaction: it is flagged, with reasons, in place.
     page.goto("/check/")
     page.get_by_label("Find customer or account").fill("layla")
-    page.wait_for_function("document.querySelector('#id_account').value === 'AE-100-1'")
+    page.wait_for_function("document.querySelector('#id_account')?.value === 'AE-100-1'")
     page.get_by_label("Amount").fill("15000")
     page.get_by_label("Transfer type").select_option("Q")
     page.locator("#check-submit").click()

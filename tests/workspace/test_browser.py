@@ -40,10 +40,10 @@ def test_check_a_transaction_in_place_then_approve_it_anyway(page, live_server, 
     page.goto("/check/")
     page.get_by_label("Find customer or account").fill("omar")
     page.wait_for_function(
-        "document.querySelector('#id_account').value === 'AE-200-1'", timeout=10_000
+        "document.querySelector('#id_account')?.value === 'AE-200-1'", timeout=10_000
     )
     page.get_by_label("Find customer or account").fill("layla")
-    page.wait_for_function("document.querySelector('#id_account').value === 'AE-100-1'")
+    page.wait_for_function("document.querySelector('#id_account')?.value === 'AE-100-1'")
     page.get_by_label("Amount").fill("15000")
     page.get_by_label("Transfer type").select_option("Q")
     page.get_by_label("Occurred at").fill("2026-03-20T12:00")
@@ -116,5 +116,6 @@ def test_dashboard_draws_charts_and_changes_range_in_place(page, live_server, pe
 
     page.locator("#range-7d").click()
     page.wait_for_url(re.compile(r"date_from=2026-03-04&date_to=2026-03-10"))
-    page.wait_for_function("document.querySelector('#kpi-transactions').textContent === '14'")
-    page.wait_for_function("Chart.getChart('chart-daily').data.labels.length === 7")
+    page.wait_for_function("document.querySelector('#kpi-transactions')?.textContent === '14'")
+    # the chart is drawn again after the swap: wait until the new one exists
+    page.wait_for_function("Chart.getChart('chart-daily')?.data.labels.length === 7")
