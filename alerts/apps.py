@@ -6,7 +6,7 @@ class AlertsConfig(AppConfig):
     verbose_name = "Alerts"
 
     def ready(self) -> None:
-        from alerts import receivers
+        from alerts import audience, receivers
         from detection.signals import scores_stored_in_bulk, transaction_scored
 
         transaction_scored.connect(
@@ -15,3 +15,4 @@ class AlertsConfig(AppConfig):
         scores_stored_in_bulk.connect(
             receivers.alerts_for_bulk_scores, dispatch_uid="alerts.scores_stored_in_bulk"
         )
+        audience.connect_signals()

@@ -12,6 +12,7 @@ from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from alerts.audience import AlertAudience, alert_audience
 from alerts.choices import AlertChannel, DeliveryStatus
 from alerts.models import AlertDelivery, AlertFilters, AlertRule, AlertSubscription
 from detection.models import TransactionScore
@@ -45,68 +46,24 @@ def filters_match(
     return filters.min_amount is None or amount >= filters.min_amount
 
 
-def _risk_prefilter(scores: Sequence[TransactionScore]) -> Q:
-    """Rows that could match at least one of `scores` (the rest is checked in Python)."""
-    condition = Q(min_risk__lte=max(s.risk_score for s in scores))
-    if any(s.outcome == "block" for s in scores):
-        condition |= Q(include_blocked=True)
-    return condition
-
-
-def active_subscriptions_for(scores: Sequence[TransactionScore]) -> list[AlertSubscription]:
-    """Active subscriptions of active users who still hold a SecureFlow role."""
-    if not scores:
-        return []
-    return list(
-        AlertSubscription.objects.filter(is_active=True, user__is_active=True)
-        .filter(Q(user__is_superuser=True) | Q(user__groups__name__in=roles.ALL_ROLES))
-        .filter(_risk_prefilter(scores))
-        .distinct()
-        .order_by("id")
-    )
-
-
-def active_rules_for(scores: Sequence[TransactionScore]) -> list[AlertRule]:
-    if not scores:
-        return []
-    return list(AlertRule.objects.filter(is_active=True).filter(_risk_prefilter(scores)))
-
-
-def rule_group_emails(rules: Iterable[AlertRule]) -> dict[int, list[tuple[int, str]]]:
-    """For each role group used by `rules`: (user id, e-mail) of its active members."""
-    from django.contrib.auth import get_user_model
-
-    group_ids = {r.recipient_group_id for r in rules if r.recipient_group_id}
-    if not group_ids:
-        return {}
-    out: dict[int, list[tuple[int, str]]] = {gid: [] for gid in group_ids}
-    rows = (
-        get_user_model()
-        .objects.filter(groups__id__in=group_ids, is_active=True)
-        .exclude(email="")
-        .values_list("groups__id", "id", "email")
-        .order_by("id")
-    )
-    for group_id, user_id, email in rows:
-        if group_id in out:
-            out[group_id].append((user_id, email))
-    return out
-
-
 def alert_targets_for_scores(
-    scores: Sequence[TransactionScore],
+    scores: Sequence[TransactionScore], *, audience: AlertAudience | None = None
 ) -> dict[int, list[AlertTarget]]:
     """The destinations each score (by id) should be alerted to: organisation rules first,
-    then personal subscriptions; one target per channel and destination."""
+    then personal subscriptions; one target per channel and destination. `audience`
+    defaults to the subscriptions and rules read now."""
     from alerts.destinations import normalise_destination
 
-    subscriptions = active_subscriptions_for(scores)
-    rules = active_rules_for(scores)
+    if audience is None:
+        audience = alert_audience()
+    subscriptions, rules = audience.subscriptions, audience.rules
+    group_emails = audience.group_emails
     if not subscriptions and not rules:
         return {}
-    group_emails = rule_group_emails(rules)
     out: dict[int, list[AlertTarget]] = {}
     for score in scores:
+        if not audience.may_want(risk_score=score.risk_score, outcome=score.outcome):
+            continue
         txn = score.transaction
         facts = {
             "risk_score": score.risk_score,

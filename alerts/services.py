@@ -29,11 +29,13 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from alerts.audience import AlertAudience
 from alerts.choices import AlertChannel, DeliveryStatus, SuppressionReason
 from alerts.conf import alert_settings, retry_delay
 from alerts.destinations import in_quiet_hours, new_webhook_secret
 from alerts.models import AlertDelivery, AlertRule, AlertSubscription, default_time_zone
 from alerts.selectors import (
+    AlertTarget,
     alert_targets_for_scores,
     deliveries_due,
     existing_delivery_keys,
@@ -200,18 +202,30 @@ def _enqueue_on_commit(delivery_ids: list[int]) -> None:
         transaction.on_commit(partial(enqueue_deliveries, delivery_ids), robust=True)
 
 
-@transaction.atomic
 def alert_deliveries_create(
-    *, scores: Sequence[TransactionScore], now: datetime | None = None
+    *,
+    scores: Sequence[TransactionScore],
+    now: datetime | None = None,
+    audience: AlertAudience | None = None,
 ) -> list[int]:
     """Raise the alerts for scored transactions (transaction loaded on each score): one
     AlertDelivery per matching destination, queued, or suppressed by quiet hours or the
     rate limit. The queued ones are handed to the worker when the transaction commits.
-    Returns the ids of the queued deliveries."""
-    targets_by_score = alert_targets_for_scores(scores)
+    Returns the ids of the queued deliveries. `audience`: the subscriptions and rules to
+    match (read now by default). Nothing touches the database when nobody matches."""
+    targets_by_score = alert_targets_for_scores(scores, audience=audience)
     if not targets_by_score:
         return []
-    now = now or timezone.now()
+    with transaction.atomic():
+        return _deliveries_create(scores, targets_by_score, now=now or timezone.now())
+
+
+def _deliveries_create(
+    scores: Sequence[TransactionScore],
+    targets_by_score: dict[int, list[AlertTarget]],
+    *,
+    now: datetime,
+) -> list[int]:
     conf = alert_settings()
     scores_by_id = {score.pk: score for score in scores}
     transaction_ids = {scores_by_id[pk].transaction_id for pk in targets_by_score}
@@ -279,11 +293,13 @@ def _apply_rate_limit(
             counts[key] = counts.get(key, 0) + 1
 
 
-def alert_deliveries_create_safely(*, scores: Sequence[TransactionScore]) -> list[int]:
+def alert_deliveries_create_safely(
+    *, scores: Sequence[TransactionScore], audience: AlertAudience | None = None
+) -> list[int]:
     """For the scoring signals: raising alerts must never undo or fail a scoring decision,
     so an error is logged and rolled back to a savepoint."""
     try:
-        return alert_deliveries_create(scores=scores)
+        return alert_deliveries_create(scores=scores, audience=audience)
     except Exception:
         logger.exception(
             "Could not raise alerts for scores %s", [score.pk for score in scores][:20]

@@ -11,6 +11,7 @@ from urllib.parse import urlparse
 
 import pytest
 from django.conf import settings
+from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from secureflow.core import roles
@@ -35,6 +36,21 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
+@pytest.fixture(autouse=True)
+def _fresh_process_caches() -> Iterator[None]:
+    """Each test starts and ends with empty in-process caches of tokens and alert
+    audiences: a test's rolled-back rows change them without any signal, which a running
+    server never does."""
+    from alerts.audience import alert_audience_forget
+    from secureflow.core.authentication import token_cache_clear
+
+    alert_audience_forget()
+    token_cache_clear()
+    yield
+    alert_audience_forget()
+    token_cache_clear()
+
+
 @pytest.fixture
 def make_user(db, django_user_model):
     def _make(username: str = "ivy", role: str | None = roles.INVESTIGATOR, **extra):
@@ -47,6 +63,20 @@ def make_user(db, django_user_model):
         if role:
             user.groups.add(Group.objects.get(name=role))
         return user
+
+    return _make
+
+
+@pytest.fixture
+def token_client(make_user):
+    """Make an API client for a new user in a role (each has its own token, so its own
+    rate-limit counters)."""
+
+    def _make(username: str, role: str | None = "Investigator") -> APIClient:
+        user = make_user(username, role)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+        return client
 
     return _make
 

@@ -8,7 +8,10 @@ class CoreConfig(AppConfig):
     verbose_name = "SecureFlow core"
 
     def ready(self) -> None:
+        from secureflow.core.authentication import connect_signals
+
         post_migrate.connect(_create_role_groups, sender=self)
+        connect_signals()
 
 
 def _create_role_groups(sender: AppConfig, **kwargs: object) -> None:

@@ -9,18 +9,21 @@ sign-in), else its address. Each view belongs to a scope with its own rate, read
 
 The count is a sliding window estimated from two fixed windows (the previous window's
 count weighted by how much of it still overlaps, plus the current one), so a client
-cannot double its rate at a window boundary, and each request costs two cache round
-trips whatever the rate (an O(1) counter, not a list of timestamps). With Redis
-(`REDIS_URL`) the counts are shared by all workers and machines; without it each process
-counts on its own. Rejected requests do not count.
+cannot double its rate at a window boundary, and the count is O(1) whatever the rate (a
+counter, not a list of timestamps). With Redis (`REDIS_URL`) the counts are shared by all
+workers and machines and each request costs one round trip (a script reads both windows
+and counts the request when it is allowed); without it each process counts on its own in
+its local cache. Rejected requests do not count.
 """
 
 import hashlib
 import math
 import time
+import weakref
 from typing import Any
 
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 from django.core.exceptions import ImproperlyConfigured
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
@@ -40,6 +43,33 @@ PERIODS = {
     "day": 86400,
 }
 DISABLED = {"", "off", "none", "unlimited"}
+
+# KEYS: current window, previous window. ARGV: limit, weight of the previous window,
+# lifetime of a window's key. Returns {allowed (0/1), current count, previous count}.
+_SLIDING_WINDOW_LUA = """
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+local previous = tonumber(redis.call('GET', KEYS[2]) or '0')
+if previous * tonumber(ARGV[2]) + current + 1 > tonumber(ARGV[1]) then
+  return {0, current, previous}
+end
+if redis.call('INCR', KEYS[1]) == 1 then
+  redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
+end
+return {1, current + 1, previous}
+"""
+# one client (and its connection pool) and one registered script per cache backend object
+_scripts: "weakref.WeakKeyDictionary[RedisCache, Any]" = weakref.WeakKeyDictionary()
+
+
+def _redis_script(backend: Any) -> Any | None:
+    """The sliding-window script bound to the Redis behind `backend`; None for other caches."""
+    if not isinstance(backend, RedisCache):
+        return None
+    script = _scripts.get(backend)
+    if script is None:
+        client = backend._cache.get_client(write=True)
+        script = _scripts[backend] = client.register_script(_SLIDING_WINDOW_LUA)
+    return script
 
 
 def parse_rate(rate: str | None) -> tuple[int, int] | None:
@@ -93,10 +123,23 @@ class ClientRateThrottle(BaseThrottle):
         window = int(now // period)
         prefix = f"throttle:{scope}:{self.client_key(request)}:"
         current_key, previous_key = f"{prefix}{window}", f"{prefix}{window - 1}"
+        elapsed = (now - window * period) / period  # share of the current window gone
+        backend = caches["default"]
+        script = _redis_script(backend)
+        if script is not None:
+            keys = [backend.make_and_validate_key(key) for key in (current_key, previous_key)]
+            allowed, current, previous = script(
+                keys=keys, args=[limit, repr(1.0 - elapsed), 2 * period + 1]
+            )
+            if allowed:
+                return True
+            self._wait = self._seconds_until_allowed(
+                limit, period, elapsed, current=int(current), previous=int(previous)
+            )
+            return False
         counts = cache.get_many([current_key, previous_key])
         current = int(counts.get(current_key, 0))
         previous = int(counts.get(previous_key, 0))
-        elapsed = (now - window * period) / period  # share of the current window gone
         if previous * (1.0 - elapsed) + current + 1 > limit:
             self._wait = self._seconds_until_allowed(
                 limit, period, elapsed, current=current, previous=previous

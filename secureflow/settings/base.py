@@ -155,7 +155,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "secureflow.core.authentication.CachedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -266,6 +266,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 300.0,
     },
 }
+
+# How long a web process trusts an API token it has checked (secureflow/core/authentication.py).
+SECUREFLOW_TOKEN_CACHE_SECONDS = env.float("SECUREFLOW_TOKEN_CACHE_SECONDS", default=10.0)
+# How long a web process reuses the alert subscriptions and rules it has read (alerts/audience.py).
+SECUREFLOW_ALERT_AUDIENCE_CACHE_SECONDS = env.float(
+    "SECUREFLOW_ALERT_AUDIENCE_CACHE_SECONDS", default=5.0
+)
 
 # Retraining and drift (README: "Retraining and drift").
 SECUREFLOW_RETRAIN_SCHEDULE_HOURS = env.float("SECUREFLOW_RETRAIN_SCHEDULE_HOURS", default=24.0)

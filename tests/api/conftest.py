@@ -1,22 +1,4 @@
-"""Fixtures for the API tests: a token client whose rate-limit counters are its own."""
-
-import pytest
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
-
-
-@pytest.fixture
-def token_client(make_user):
-    """Make an API client for a new user in a role (each has its own token, so its own
-    rate-limit counters)."""
-
-    def _make(username: str, role: str | None = "Investigator") -> APIClient:
-        user = make_user(username, role)
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
-        return client
-
-    return _make
+"""Request bodies for the API tests (the `token_client` fixture lives in tests/conftest.py)."""
 
 
 def transaction_body(**overrides: object) -> dict:

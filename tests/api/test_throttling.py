@@ -78,7 +78,22 @@ def _request(key: str) -> SimpleNamespace:
     return SimpleNamespace(auth=SimpleNamespace(key=key), user=None, META={})
 
 
-def test_sliding_window_does_not_double_the_rate_at_a_window_edge(settings, monkeypatch):
+@pytest.fixture(params=["local", "redis"])
+def counts_in(request, settings):
+    """The throttle counts in the local cache, or in Redis through one script call."""
+    if request.param == "redis":
+        redis_url = request.getfixturevalue("redis_url")
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": redis_url,
+                "KEY_PREFIX": f"sf-throttle-window-{uuid.uuid4().hex}",
+            }
+        }
+    return request.param
+
+
+def test_sliding_window_does_not_double_the_rate_at_a_window_edge(settings, monkeypatch, counts_in):
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
         "DEFAULT_THROTTLE_RATES": {"api": "10/min"},
