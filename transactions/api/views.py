@@ -16,6 +16,8 @@ from transactions.api.serializers import (
     IdempotencyConflictSerializer,
     TransactionSerializer,
     TransactionSubmitSerializer,
+    decision_data,
+    submission_validated,
 )
 from transactions.filtersets import TransactionFilterSet
 from transactions.models import Transaction
@@ -86,12 +88,11 @@ class TransactionViewSet(
         summary="Submit a transaction and get its decision",
     )
     def create(self, request: Request) -> Response:
-        serializer = TransactionSubmitSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        validated = submission_validated(request.data)
         idempotency_key = self._idempotency_key(request)
         try:
             txn, score, created = transaction_submit(
-                data=serializer.validated_data,
+                data=validated,
                 idempotency_key=idempotency_key,
                 user=request.user,
             )
@@ -109,7 +110,7 @@ class TransactionViewSet(
                 error.message_dict if hasattr(error, "error_dict") else error.messages
             ) from error
         score.transaction = txn
-        body = DecisionSerializer(score, context=self.get_serializer_context()).data
+        body = decision_data(score)
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     @staticmethod
