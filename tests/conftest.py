@@ -38,17 +38,22 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
 
 @pytest.fixture(autouse=True)
 def _fresh_process_caches() -> Iterator[None]:
-    """Each test starts and ends with empty in-process caches of tokens and alert
-    audiences: a test's rolled-back rows change them without any signal, which a running
-    server never does."""
+    """Each test starts and ends with empty in-process caches of tokens, alert audiences
+    and the scoring engine: a test's rolled-back rows change what they hold without any
+    signal (a model version gone within the engine's 5 s check), which a running server
+    never sees."""
     from alerts.audience import alert_audience_forget
+    from detection.scoring.loader import reset_engine
     from secureflow.core.authentication import token_cache_clear
 
-    alert_audience_forget()
-    token_cache_clear()
+    def forget() -> None:
+        alert_audience_forget()
+        token_cache_clear()
+        reset_engine()
+
+    forget()
     yield
-    alert_audience_forget()
-    token_cache_clear()
+    forget()
 
 
 @pytest.fixture
