@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -20,6 +21,7 @@ from detection.scoring.service import (
     transaction_score,
     transaction_score_create,
 )
+from secureflow.core.prepared import PreparedStatement
 from transactions.models import Account, Counterparty, Customer, Transaction
 
 CENT = Decimal("0.01")
@@ -87,24 +89,75 @@ def _partial(model: type[Model], values: dict[str, Any]) -> Model:
     return model.from_db(connection.alias, names, [values[name] for name in names])
 
 
-def _locked_account_postgresql(number: str) -> Account | None:
-    """One statement: the account row locked, with its customer's id and home country."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT a.id, a.number, a.customer_id, c.external_id, c.home_country "  # noqa: S608
-            f"FROM {_table(Account)} a JOIN {_table(Customer)} c ON c.id = a.customer_id "
-            "WHERE a.number = %s FOR UPDATE OF a",
-            [number],
+# PostgreSQL, one round trip for what a submission needs to know first: ids of a stored
+# transaction with this id or Idempotency-Key (an array: no ORDER BY / min(), which could
+# walk the primary key), the account row locked with its customer's id and home country, and
+# the counterparty. The lock is taken in a materialized CTE so that a missing account still
+# gives a row.
+_SUBMISSION_LOOKUP_SQL = """
+WITH acc AS MATERIALIZED (
+    SELECT a.id, a.customer_id, c.external_id, c.home_country
+      FROM {account} a JOIN {customer} c ON c.id = a.customer_id
+     WHERE a.number = %(account)s
+       FOR UPDATE OF a
+)
+SELECT ARRAY(SELECT t.id FROM {txn} t
+              WHERE t.external_id = %(external_id)s OR t.idempotency_key = %(key)s LIMIT 2),
+       acc.id, acc.customer_id, acc.external_id, acc.home_country, cp.id, cp.country
+  FROM (SELECT 1) one
+  LEFT JOIN acc ON true
+  LEFT JOIN {counterparty} cp ON cp.identifier = %(counterparty)s
+"""
+_submission_lookup: PreparedStatement | None = None
+
+
+@dataclass
+class _Lookup:
+    existing_ids: list[int]
+    account: Account | None
+    counterparty: Counterparty | None
+
+
+def _lookup_postgresql(*, data: dict[str, Any], idempotency_key: str | None) -> _Lookup:
+    global _submission_lookup
+    if _submission_lookup is None:
+        _submission_lookup = PreparedStatement(
+            "secureflow_submission_lookup",
+            _SUBMISSION_LOOKUP_SQL.format(
+                account=_table(Account),
+                customer=_table(Customer),
+                txn=_table(Transaction),
+                counterparty=_table(Counterparty),
+            ),
         )
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    account_id, number, customer_id, customer_ref, home_country = row
-    account = _partial(Account, {"id": account_id, "number": number, "customer_id": customer_id})
-    account.customer = _partial(
-        Customer, {"id": customer_id, "external_id": customer_ref, "home_country": home_country}
-    )
-    return account
+    with connection.cursor() as cursor:
+        _submission_lookup.execute(
+            cursor,
+            {
+                "account": data["account"],
+                "external_id": data["id"],
+                "key": idempotency_key,
+                "counterparty": data.get("counterparty") or None,
+            },
+        )
+        ids, account_id, customer_id, customer_ref, home_country, cp_id, cp_country = (
+            cursor.fetchone()
+        )
+    account = None
+    if account_id is not None:
+        account = _partial(
+            Account, {"id": account_id, "number": data["account"], "customer_id": customer_id}
+        )
+        account.customer = _partial(
+            Customer, {"id": customer_id, "external_id": customer_ref, "home_country": home_country}
+        )
+    counterparty = None
+    if cp_id is not None:
+        counterparty = _partial(
+            Counterparty,
+            {"id": cp_id, "identifier": data.get("counterparty"), "country": cp_country},
+        )
+    return _Lookup(sorted(ids), account, counterparty)
 
 
 def _existing_transaction(*, external_id: str, idempotency_key: str | None) -> Transaction | None:
@@ -125,6 +178,11 @@ def _existing_transaction(*, external_id: str, idempotency_key: str | None) -> T
         if idempotency_key:
             condition |= Q(idempotency_key=idempotency_key)
         ids = list(Transaction.objects.filter(condition).values_list("id", flat=True)[:2])
+    return _stored_transaction(ids)
+
+
+def _stored_transaction(ids: list[int]) -> Transaction | None:
+    """The first of the transactions `ids` (those found by id or Idempotency-Key), loaded."""
     if not ids:
         return None
     return Transaction.objects.select_related("account__customer", "counterparty").get(pk=min(ids))
@@ -155,16 +213,14 @@ def _replay(
     return existing, score, False
 
 
-def _locked_account(*, data: dict[str, Any]) -> Account:
-    """The account (created with its customer when new), its row locked until commit.
+def _locked_account(*, data: dict[str, Any], found: Account | None = None) -> Account:
+    """The account (created with its customer when new), its row locked until commit;
+    `found`: the account already read and locked in this transaction.
 
     The lock serialises submissions for one account: each is scored after every earlier
     one has committed, so velocity and history features never miss a concurrent one."""
     locked = Account.objects.select_for_update(of=("self",)).select_related("customer")
-    if connection.vendor == "postgresql":
-        account = _locked_account_postgresql(data["account"])
-    else:
-        account = locked.filter(number=data["account"]).first()
+    account = found if found is not None else locked.filter(number=data["account"]).first()
     if account is None:
         customer_ref = data.get("customer") or data["account"]
         customer, _ = Customer.objects.get_or_create(
@@ -182,26 +238,20 @@ def _locked_account(*, data: dict[str, Any]) -> Account:
     return account
 
 
-def _counterparty(*, data: dict[str, Any]) -> Counterparty | None:
+def _counterparty(
+    *, data: dict[str, Any], found: Counterparty | None = None
+) -> Counterparty | None:
+    """The counterparty (created when new; its country filled in when first known);
+    `found`: the one already read in this transaction."""
     identifier = data.get("counterparty") or ""
     if not identifier:
         return None
     country = (data.get("counterparty_country") or "").upper()
-    if connection.vendor == "postgresql":  # the hot path: a known counterparty
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT id, country FROM {_table(Counterparty)} WHERE identifier = %s",  # noqa: S608
-                [identifier],
-            )
-            row = cursor.fetchone()
-        if row is not None:
-            counterparty = _partial(
-                Counterparty, {"id": row[0], "identifier": identifier, "country": row[1]}
-            )
-            if country and not counterparty.country:
-                counterparty.country = country
-                counterparty.save(update_fields=["country", "updated_at"])
-            return counterparty
+    if found is not None:
+        if country and not found.country:
+            found.country = country
+            found.save(update_fields=["country", "updated_at"])
+        return found
     counterparty, created = Counterparty.objects.get_or_create(
         identifier=identifier, defaults={"country": country}
     )
@@ -273,7 +323,12 @@ def transaction_submit(
     """
     external_id: str = data["id"]
     fingerprint = request_fingerprint(data)
-    existing = _existing_transaction(external_id=external_id, idempotency_key=idempotency_key)
+    if connection.vendor == "postgresql":  # the hot path: one statement for all three
+        lookup = _lookup_postgresql(data=data, idempotency_key=idempotency_key)
+        existing = _stored_transaction(lookup.existing_ids)
+    else:
+        lookup = _Lookup([], None, None)
+        existing = _existing_transaction(external_id=external_id, idempotency_key=idempotency_key)
     if existing is not None:
         return _replay(
             existing=existing,
@@ -282,8 +337,8 @@ def transaction_submit(
             idempotency_key=idempotency_key,
         )
 
-    account = _locked_account(data=data)
-    counterparty = _counterparty(data=data)
+    account = _locked_account(data=data, found=lookup.account)
+    counterparty = _counterparty(data=data, found=lookup.counterparty)
     txn = Transaction(
         external_id=external_id,
         account=account,

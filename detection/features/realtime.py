@@ -20,6 +20,7 @@ from django.db.models import Q
 from detection.features.clock import bank_time_zone, datetime_to_ns, label_delay_ns, zone
 from detection.features.history import AccountHistory, CounterpartyState, FeatureTxn
 from detection.features.spec import COUNTERPARTY_WINDOW_NS, DEFAULT_LABEL_DELAY_DAYS
+from secureflow.core.prepared import PreparedStatement
 from transactions.models import Account, Counterparty, Transaction
 
 LabelSource = Literal["data", "feedback", "both"]
@@ -239,21 +240,22 @@ _PG_BEFORE = {
     "lte": "t.occurred_at <= %(before)s",
     "tie": "(t.occurred_at < %(before)s OR (t.occurred_at = %(before)s AND t.id < %(before_id)s))",
 }
-_pg_sql_cache: dict[str, str] = {}
+_pg_statements: dict[str, PreparedStatement] = {}
 
 
-def _pg_feature_sql(kind: str) -> str:
-    sql = _pg_sql_cache.get(kind)
-    if sql is None:
+def _pg_feature_statement(kind: str) -> PreparedStatement:
+    statement = _pg_statements.get(kind)
+    if statement is None:
         from cases.models import FeedbackLabel
 
-        sql = _pg_sql_cache[kind] = _PG_FEATURE_SQL.format(
+        sql = _PG_FEATURE_SQL.format(
             txn=Transaction._meta.db_table,
             cp=Counterparty._meta.db_table,
             label=FeedbackLabel._meta.db_table,
             before=_PG_BEFORE[kind],
         )
-    return sql
+        statement = _pg_statements[kind] = PreparedStatement(f"secureflow_features_{kind}", sql)
+    return statement
 
 
 def _load_state_postgresql(
@@ -287,7 +289,7 @@ def _load_state_postgresql(
         "feedback": label_source in ("feedback", "both") and counterparty_id is not None,
     }
     with connection.cursor() as cursor:
-        cursor.execute(_pg_feature_sql(kind), params)
+        _pg_feature_statement(kind).execute(cursor, params)
         rows = cursor.fetchall()
     own: list[tuple] = []
     recent: list[tuple] = []

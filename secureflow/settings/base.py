@@ -267,6 +267,9 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# The real-time path's PostgreSQL queries run as prepared statements (secureflow/core/prepared.py);
+# turn off behind a pooler that shares sessions per transaction (PgBouncer transaction mode).
+SECUREFLOW_DB_PREPARED_STATEMENTS = env.bool("SECUREFLOW_DB_PREPARED_STATEMENTS", default=True)
 # How long a web process trusts an API token it has checked (secureflow/core/authentication.py).
 SECUREFLOW_TOKEN_CACHE_SECONDS = env.float("SECUREFLOW_TOKEN_CACHE_SECONDS", default=10.0)
 # How long a web process reuses the alert subscriptions and rules it has read (alerts/audience.py).
