@@ -307,43 +307,79 @@ class AccountHistory:
 
     def append(self, txn: FeatureTxn) -> None:
         """Add `txn` (which happened at or after every transaction already held)."""
-        t = txn.ts
+        self.append_values(
+            txn.ts, txn.amount, txn.country, txn.channel, txn.home_country, txn.counterparty
+        )
+
+    def append_values(
+        self,
+        t: int,
+        amount: float,
+        country: str,
+        channel: str,
+        home_country: str,
+        counterparty: str,
+        *,
+        month: bool = True,
+    ) -> None:
+        """`append` from the values it reads (normalised as in FeatureTxn), without building
+        a FeatureTxn: the real-time loader adds every prior transaction of an account.
+        month=False leaves the month-to-date figures for `recount_month` (after the last)."""
         if self.times and t < self.times[-1]:
             raise ValueError("transactions must be appended in time order")
-        amount = txn.amount
         if self.count == 0:
             self.first_amount = amount
         shifted = amount - self.first_amount
-        home = txn.home_country or self.mode_country
-        country = txn.country
+        home = home_country or self.mode_country
         if country and home and country != home:
             self.international_count += 1
         self.times.append(t)
         self.running_sums.append(self.running_sums[-1] + amount)
-        self.counterparties.append(txn.counterparty)
+        self.counterparties.append(counterparty)
         self.count += 1
         self.s1 += shifted
         self.s2 += shifted * shifted
         if amount > self.max_amount:
             self.max_amount = amount
-        month = month_index_of_day(local_ns(t, self.tz) // DAY_NS)
-        if month == self.month:
-            self.month_sum += amount
-            self.month_count += 1
-        else:
-            self.month = month
-            self.month_sum = amount
-            self.month_count = 1
+        if month:
+            index = month_index_of_day(local_ns(t, self.tz) // DAY_NS)
+            if index == self.month:
+                self.month_sum += amount
+                self.month_count += 1
+            else:
+                self.month = index
+                self.month_sum = amount
+                self.month_count = 1
         if country:
             seen = self.country_counts.get(country, 0) + 1
             self.country_counts[country] = seen
             if seen > self.mode_count:
                 self.mode_country = country
                 self.mode_count = seen
-        if txn.counterparty:
-            self.seen_counterparties.add(txn.counterparty)
-        if txn.channel:
-            self.seen_channels.add(txn.channel)
+        if counterparty:
+            self.seen_counterparties.add(counterparty)
+        if channel:
+            self.seen_channels.add(channel)
+
+    def recount_month(self, amounts: list[float]) -> None:
+        """Set the month-to-date figures after transactions were appended with month=False;
+        `amounts`: the amounts of every transaction held, in order. The figures equal those
+        of appending one by one (the last run of transactions in the last one's month,
+        summed in the same order) while computing local months only for that run."""
+        times = self.times
+        if not times:
+            return
+        tz = self.tz
+        last = month_index_of_day(local_ns(times[-1], tz) // DAY_NS)
+        start = len(times) - 1
+        while start > 0 and month_index_of_day(local_ns(times[start - 1], tz) // DAY_NS) == last:
+            start -= 1
+        total = amounts[start]
+        for amount in amounts[start + 1 :]:
+            total += amount
+        self.month = last
+        self.month_sum = total
+        self.month_count = len(times) - start
 
 
 class FeatureState:

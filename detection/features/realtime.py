@@ -214,24 +214,29 @@ def load_counterparty_state(
 # -- PostgreSQL: everything the features need in one round trip ------------------------
 # Four row sets tagged by the first column: 0 the account's prior transactions, 1 the
 # counterparty's recent (and data-labelled) prior transactions, 2 the count of its older
-# ones, 3 the feedback labels on its prior transactions. Raw SQL so that the hot path
-# compiles nothing; the ORM functions above stay the reference (the tests compare both).
+# ones, 3 the feedback labels on its prior transactions. Times come as epoch microseconds
+# (exact: extract() is numeric) and amounts as float8 (numeric -> float8 rounds to the
+# nearest double, as float(Decimal) does), so that no datetime or Decimal is built per row.
+# Raw SQL, run as a prepared statement, so that the hot path compiles and plans nothing; the
+# ORM functions above stay the reference (the tests compare both).
 _PG_FEATURE_SQL = """
-SELECT 0, t.occurred_at, t.amount, t.transfer_type, t.country, t.channel, c.identifier,
-       t.id, NULL::bigint, NULL::boolean
+SELECT 0, (extract(epoch FROM t.occurred_at) * 1000000)::bigint, t.amount::float8,
+       t.country, t.channel, c.identifier, t.id, NULL::bigint, NULL::boolean
   FROM {txn} t LEFT JOIN {cp} c ON c.id = t.counterparty_id
  WHERE t.account_id = %(account)s AND {before}
 UNION ALL
-SELECT 1, t.occurred_at, NULL, NULL, NULL, NULL, NULL, t.id, t.account_id, t.source_label
+SELECT 1, (extract(epoch FROM t.occurred_at) * 1000000)::bigint, NULL, NULL, NULL, NULL,
+       t.id, t.account_id, t.source_label
   FROM {txn} t
  WHERE t.counterparty_id = %(counterparty)s AND {before}
    AND (t.occurred_at > %(cutoff)s OR (%(data_labels)s AND t.source_label))
 UNION ALL
-SELECT 2, NULL, NULL, NULL, NULL, NULL, NULL, count(*), NULL, NULL
+SELECT 2, NULL, NULL, NULL, NULL, NULL, count(*), NULL, NULL
   FROM {txn} t
  WHERE t.counterparty_id = %(counterparty)s AND {before} AND t.occurred_at <= %(cutoff)s
 UNION ALL
-SELECT 3, f.known_at, NULL, NULL, NULL, NULL, NULL, f.transaction_id, f.id, f.is_fraud
+SELECT 3, (extract(epoch FROM f.known_at) * 1000000)::bigint, NULL, NULL, NULL, NULL,
+       f.transaction_id, f.id, f.is_fraud
   FROM {label} f JOIN {txn} t ON t.id = f.transaction_id
  WHERE %(feedback)s AND t.counterparty_id = %(counterparty)s AND {before}
 """
@@ -302,50 +307,58 @@ def _load_state_postgresql(
         elif tag == 1:
             recent.append(row)
         elif tag == 2:
-            n_older = row[7]
+            n_older = row[6]
         else:
             labels.append(row)
 
     home = _normal_country(home_country)
     history = AccountHistory(tz=zone(bank_time_zone(tz)))
-    append = history.append
-    own.sort(key=lambda r: (r[1], r[7]))
-    for _, occurred_at, amount, transfer_type, country, channel, cp, _id, _a, _l in own:
+    append = history.append_values
+    # few distinct values per account: normalise each once (as FeatureTxn.build does)
+    countries: dict[str, str] = {}
+    channels: dict[str, str] = {}
+    own.sort(key=lambda r: (r[1], r[6]))
+    amounts = [row[2] for row in own]
+    for _, micros, amount, country, channel, cp, _id, _a, _l in own:
+        normal_country = countries.get(country)
+        if normal_country is None:
+            normal_country = countries[country] = country.strip().upper()
+        normal_channel = channels.get(channel)
+        if normal_channel is None:
+            normal_channel = channels[channel] = channel.strip().lower()
         append(
-            FeatureTxn(
-                datetime_to_ns(occurred_at),
-                account_id,
-                float(amount),
-                transfer_type.strip().upper(),
-                country.strip().upper(),
-                channel.strip().lower(),
-                home,
-                (cp or "").strip(),
-                "",
-            )
+            micros * 1000,
+            amount,
+            normal_country,
+            normal_channel,
+            home,
+            (cp or "").strip(),
+            month=False,
         )
+    history.recount_month(amounts)
     if counterparty_id is None:
         return history, None
 
-    recent.sort(key=lambda r: (r[1], r[7]))
+    cutoff_ns = datetime_to_ns(cutoff)
+    recent.sort(key=lambda r: (r[1], r[6]))
     times: list[int] = []
     senders: list[int] = []
     known: dict[int, int] = {}
-    for _, occurred_at, _a, _t, _c, _ch, _cp, txn_id, sender, source_label in recent:
-        ts = datetime_to_ns(occurred_at)
-        if occurred_at > cutoff:
+    for _, micros, _a, _c, _ch, _cp, txn_id, sender, source_label in recent:
+        ts = micros * 1000
+        if ts > cutoff_ns:
             times.append(ts)
             senders.append(sender)
         if with_data_labels and source_label:
             known[txn_id] = ts + delay
     if labels:
-        labels.sort(key=lambda r: (r[7], r[1], r[8]))
+        labels.sort(key=lambda r: (r[6], r[1], r[7]))
         first_fraud: dict[int, int] = {}
         latest: dict[int, bool] = {}
-        for _, known_at, _a, _t, _c, _ch, _cp, txn_id, _label_id, is_fraud in labels:
+        for _, known_micros, _a, _c, _ch, _cp, txn_id, _label_id, is_fraud in labels:
             latest[txn_id] = is_fraud
             if is_fraud and txn_id not in first_fraud:
-                first_fraud[txn_id] = datetime_to_ns(known_at)
+                first_fraud[txn_id] = known_micros * 1000
         for txn_id, is_fraud in latest.items():
             if is_fraud:
                 known[txn_id] = first_fraud[txn_id]
