@@ -9,6 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from detection.models import TransactionScore
+from detection.scoring.version_sets import version_set_refs
 from transactions.choices import Channel, TransferType
 from transactions.models import Transaction
 
@@ -155,10 +156,7 @@ class DecisionSerializer(serializers.ModelSerializer):
         refs = getattr(score, "model_version_refs", None)
         if refs is not None:
             return refs
-        return [
-            {"kind": version.kind, "version": version.version}
-            for version in score.model_versions.all()
-        ]
+        return version_set_refs(score.version_set_id)
 
 
 class ScoreSummarySerializer(DecisionSerializer):
