@@ -25,6 +25,7 @@ from detection.features.spec import FEATURE_SPEC_HASH
 from detection.models import TransactionScore
 from detection.scoring.loader import get_engine
 from detection.scoring.service import STATUS_FOR_OUTCOME
+from detection.scoring.version_sets import version_set_id
 from transactions.models import Transaction
 
 STORE_CHUNK = 1000
@@ -149,16 +150,10 @@ def _store_and_open(
                 explained=decision.explained,
             )
         )
+    set_id = version_set_id(version_ids)
+    for score in scores:
+        score.version_set_id = set_id
     stored = TransactionScore.objects.bulk_create(scores)
-    if version_ids:
-        through = TransactionScore.model_versions.through
-        through.objects.bulk_create(
-            [
-                through(transactionscore_id=score.pk, modelversion_id=version_id)
-                for score in stored
-                for version_id in version_ids
-            ]
-        )
     for outcome, status in STATUS_FOR_OUTCOME.items():
         ids = [score.transaction_id for score in stored if score.outcome == outcome]
         if ids:

@@ -309,7 +309,7 @@ class TransactionScoreAdmin(admin.ModelAdmin):
         "latency_ms",
         "explained",
         "feature_spec_hash",
-        "model_versions",
+        "model_versions_list",
         "reasons_pretty",
         "rule_hits_pretty",
         "model_scores_pretty",
@@ -327,6 +327,10 @@ class TransactionScoreAdmin(admin.ModelAdmin):
     @admin.display(description="Rule hits")
     def rule_hit_count(self, obj: TransactionScore) -> int:
         return len(obj.rule_hits or [])
+
+    @admin.display(description="Model versions")
+    def model_versions_list(self, obj: TransactionScore) -> str:
+        return ", ".join(str(version) for version in obj.model_versions) or "-"
 
     @admin.display(description="Reasons")
     def reasons_pretty(self, obj: TransactionScore) -> str:

@@ -1,5 +1,7 @@
 """Rule limits and their history, model versions, and the stored scoring decision."""
 
+from collections.abc import Iterable
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -137,6 +139,28 @@ class ModelVersion(models.Model):
         return f"{self.get_kind_display()} v{self.version}{active}"
 
 
+class ModelVersionSet(models.Model):
+    """The model versions that decided together, stored once per combination and shared by
+    every decision they made (a decision points at its set instead of linking each version).
+    Created on first use (detection/scoring/version_sets.py); never changed afterwards."""
+
+    key = models.CharField(
+        max_length=255, unique=True, help_text="The version ids, sorted, comma-separated."
+    )
+    versions = models.ManyToManyField(ModelVersion, related_name="version_sets")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Model versions {self.key}"
+
+    @staticmethod
+    def key_for(version_ids: Iterable[int]) -> str:
+        return ",".join(str(pk) for pk in sorted({int(pk) for pk in version_ids}))
+
+
 class TransactionScore(models.Model):
     """The stored decision on one transaction, with everything that explains it."""
 
@@ -152,7 +176,16 @@ class TransactionScore(models.Model):
     reasons = models.JSONField(default=list, blank=True)  # plain-language sentences
     features = models.JSONField(default=list, blank=True)  # the vector used, spec order
     feature_spec_hash = models.CharField(max_length=64, blank=True)
-    model_versions = models.ManyToManyField(ModelVersion, blank=True, related_name="scores")
+    # The model versions that decided (null: the rules alone). No index: decisions are
+    # never looked up by their set, and a set is never deleted (PROTECT).
+    version_set = models.ForeignKey(
+        ModelVersionSet,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="scores",
+        db_index=False,
+    )
     latency_ms = models.FloatField(default=0.0)
     scored_at = models.DateTimeField(default=timezone.now, db_index=True)
     explained = models.BooleanField(default=False, help_text="Whether SHAP was computed.")
@@ -168,6 +201,13 @@ class TransactionScore(models.Model):
 
     def __str__(self) -> str:
         return f"{self.transaction_id}: {self.outcome} ({self.risk_score:.2f})"
+
+    @property
+    def model_versions(self) -> "models.QuerySet[ModelVersion]":
+        """The model versions that made this decision (kind, newest first)."""
+        if self.version_set_id is None:
+            return ModelVersion.objects.none()
+        return self.version_set.versions.all()
 
 
 class RetrainingTrigger(models.TextChoices):

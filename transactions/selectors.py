@@ -19,9 +19,7 @@ def account_history(*, account_id: int) -> QuerySet[Transaction]:
 
 
 def transactions_with_decisions() -> QuerySet[Transaction]:
-    """Transactions with what their lists and details show, newest first, in few queries."""
-    return (
-        Transaction.objects.select_related("account__customer", "counterparty", "score")
-        .prefetch_related("score__model_versions")
-        .order_by("-occurred_at", "-id")
-    )
+    """Transactions with what their lists and details show, newest first, in one query
+    (the model versions of a decision come from the in-process cache of version sets)."""
+    related = ("account__customer", "counterparty", "score")
+    return Transaction.objects.select_related(*related).order_by("-occurred_at", "-id")

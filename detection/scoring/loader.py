@@ -61,6 +61,10 @@ def get_engine(*, max_age: float = CHECK_SECONDS) -> ScoringEngine:
 
 
 def reset_engine() -> None:
-    """Forget the loaded models (tests, and after promoting a version in this process)."""
+    """Forget the loaded models and the cached version sets (tests, and after promoting a
+    version in this process)."""
+    from detection.scoring.version_sets import clear_version_set_cache
+
     with _lock:
         _state.update(key=None, ensemble=None, ids=[], checked=0.0)
+    clear_version_set_cache()

@@ -13,6 +13,7 @@ from detection.features.spec import FEATURE_SPEC_HASH
 from detection.models import ModelVersion, TransactionScore
 from detection.scoring.engine import Decision
 from detection.scoring.loader import get_engine
+from detection.scoring.version_sets import version_set_id
 from detection.signals import transaction_scored
 from transactions.choices import TransactionStatus
 from transactions.models import Transaction
@@ -74,24 +75,18 @@ def _score_fields(decision: Decision, features: list[float]) -> dict[str, Any]:
     }
 
 
-def _insert_score_postgresql(score: TransactionScore, model_version_ids: list[int]) -> None:
-    """The score and its model versions in one statement (PostgreSQL)."""
+def _insert_score_postgresql(score: TransactionScore) -> None:
+    """The score in one statement, without the ORM's save machinery (PostgreSQL)."""
     fields = [field for field in TransactionScore._meta.concrete_fields if not field.primary_key]
     quote = connection.ops.quote_name
-    through = TransactionScore.model_versions.through
     sql = (
-        f"WITH s AS (INSERT INTO {quote(TransactionScore._meta.db_table)} "  # noqa: S608 - names from the models
+        f"INSERT INTO {quote(TransactionScore._meta.db_table)} "  # noqa: S608 - names from the models
         f"({', '.join(quote(field.column) for field in fields)}) "
-        f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING id), "
-        f"m AS (INSERT INTO {quote(through._meta.db_table)} "
-        f"({quote(through._meta.get_field('transactionscore').column)}, "
-        f"{quote(through._meta.get_field('modelversion').column)}) "
-        "SELECT s.id, v FROM s, unnest(%s::bigint[]) AS v) "
-        "SELECT id FROM s"
+        f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING id"
     )
     values = [field.get_db_prep_save(field.pre_save(score, True), connection) for field in fields]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*values, list(model_version_ids)])
+        cursor.execute(sql, values)
         score.pk = cursor.fetchone()[0]
     score._state.adding = False
     score._state.db = connection.alias
@@ -102,21 +97,17 @@ def transaction_score_create(
     *, txn: Transaction, decision: Decision, features: list[float]
 ) -> TransactionScore:
     """Store the decision on `txn`, saved in this database transaction with its status
-    already set from the decision and no score yet (the real-time path: one INSERT for
-    the score and one for its model versions). Sends `transaction_scored`."""
+    already set from the decision and no score yet (the real-time path: one INSERT; the
+    set of model versions is cached in-process after its first decision). Sends
+    `transaction_scored`."""
     ids = list(decision.model_version_ids)
+    score = TransactionScore(
+        transaction=txn, version_set_id=version_set_id(ids), **_score_fields(decision, features)
+    )
     if connection.vendor == "postgresql":
-        score = TransactionScore(transaction=txn, **_score_fields(decision, features))
-        _insert_score_postgresql(score, ids)
+        _insert_score_postgresql(score)
     else:
-        score = TransactionScore.objects.create(
-            transaction=txn, **_score_fields(decision, features)
-        )
-        if ids:
-            through = TransactionScore.model_versions.through
-            through.objects.bulk_create(
-                [through(transactionscore_id=score.pk, modelversion_id=pk) for pk in ids]
-            )
+        score.save(force_insert=True)
     score.model_version_refs = model_version_refs(ids)
     transaction_scored.send(sender=TransactionScore, score=score)
     return score
@@ -128,11 +119,12 @@ def transaction_score(
 ) -> TransactionScore:
     """Score `txn` (already saved), store the decision and set the transaction status."""
     decision, features = decision_for_transaction(txn, explain_with_shap=explain_with_shap)
+    ids = list(decision.model_version_ids)
     score, _ = TransactionScore.objects.update_or_create(
-        transaction=txn, defaults=_score_fields(decision, features)
+        transaction=txn,
+        defaults={**_score_fields(decision, features), "version_set_id": version_set_id(ids)},
     )
-    score.model_versions.set(decision.model_version_ids)
-    score.model_version_refs = model_version_refs(list(decision.model_version_ids))
+    score.model_version_refs = model_version_refs(ids)
     txn.status = STATUS_FOR_OUTCOME[decision.outcome]
     txn.save(update_fields=["status"])
     transaction_scored.send(sender=TransactionScore, score=score)

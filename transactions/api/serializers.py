@@ -12,6 +12,7 @@ from rest_framework.exceptions import ErrorDetail
 from rest_framework.settings import api_settings
 
 from detection.models import TransactionScore
+from detection.scoring.version_sets import version_set_refs
 from transactions.choices import Channel, TransferType
 from transactions.models import Transaction
 
@@ -158,10 +159,7 @@ class DecisionSerializer(serializers.ModelSerializer):
         refs = getattr(score, "model_version_refs", None)
         if refs is not None:
             return refs
-        return [
-            {"kind": version.kind, "version": version.version}
-            for version in score.model_versions.all()
-        ]
+        return version_set_refs(score.version_set_id)
 
 
 class ScoreSummarySerializer(DecisionSerializer):

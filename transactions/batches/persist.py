@@ -1,5 +1,6 @@
 """Store many decisions at once: TransactionScore rows (COPY on PostgreSQL, batched inserts
-on SQLite), their model versions, and nothing twice (a transaction has at most one score).
+on SQLite) pointing at their set of model versions, and nothing twice (a transaction has at
+most one score).
 """
 
 import json
@@ -13,6 +14,7 @@ from django.utils import timezone
 
 from detection.features.spec import FEATURE_SPEC_HASH
 from detection.models import TransactionScore
+from detection.scoring.version_sets import version_set_id
 from transactions.batches.scoring import ScoredRows
 from transactions.bulk_load import key_ids
 from transactions.fast_insert import Constant, insert_rows
@@ -103,13 +105,11 @@ def store_scores(
             "latency_ms": Constant(float(latency_ms)),
             "scored_at": Constant(timezone.now()),
             "explained": scored.explained[rows],
+            "version_set_id": Constant(version_set_id(scored.model_version_ids, using=using)),
         },
         check_existing=False,  # the transactions were stored by this very transaction
     )
     timings["scores_copy_seconds"] = time.perf_counter() - started
-    started = time.perf_counter()
-    _link_model_versions(connection, txn_ids.tolist(), scored.model_version_ids)
-    timings["scores_model_versions_seconds"] = time.perf_counter() - started
     flagged_txns = txn_ids[flagged].tolist()
     return key_ids(TransactionScore, "transaction_id", flagged_txns, using=using)
 
@@ -140,26 +140,3 @@ def batch_transaction_ids(
             )
             found.update(cursor.fetchall())
     return found
-
-
-def _link_model_versions(connection: Any, txn_ids: list[int], version_ids: list[int]) -> None:
-    if not version_ids or not txn_ids:
-        return
-    through = TransactionScore.model_versions.through
-    table = connection.ops.quote_name(through._meta.db_table)
-    scores = connection.ops.quote_name(TransactionScore._meta.db_table)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                f"INSERT INTO {table} (transactionscore_id, modelversion_id) "  # noqa: S608
-                f"SELECT s.id, v.id FROM {scores} s CROSS JOIN unnest(%s::bigint[]) AS v(id) "
-                "WHERE s.transaction_id = ANY(%s::bigint[]) ON CONFLICT DO NOTHING",
-                [list(version_ids), txn_ids],
-            )
-            return
-        score_ids = list(key_ids(TransactionScore, "transaction_id", txn_ids).values())
-        cursor.executemany(
-            f"INSERT OR IGNORE INTO {table} (transactionscore_id, modelversion_id) "  # noqa: S608
-            "VALUES (%s, %s)",
-            [(s, v) for s in score_ids for v in version_ids],
-        )

@@ -54,7 +54,6 @@ PHASES = (
 STORE_SCORE_PARTS = (
     ("decisions as JSON", "scores_json_seconds"),
     ("copy the scores", "scores_copy_seconds"),
-    ("link their model versions", "scores_model_versions_seconds"),
 )
 
 
