@@ -19,7 +19,9 @@ from detection.scoring.service import (
     STATUS_FOR_OUTCOME,
     decision_for_transaction,
     transaction_score,
+    transaction_score_build,
     transaction_score_create,
+    transaction_score_stored,
 )
 from secureflow.core.prepared import PreparedStatement
 from transactions.models import Account, Counterparty, Customer, Transaction
@@ -262,40 +264,70 @@ def _counterparty(
 
 
 def _insert_new(txn: Transaction) -> bool:
-    """Insert `txn`; False when its id or Idempotency-Key is already stored.
-
-    PostgreSQL: one INSERT ... ON CONFLICT DO NOTHING RETURNING id (no savepoint round
-    trips). Elsewhere: the ORM insert inside a savepoint, a duplicate caught as an
+    """Insert `txn` (databases other than PostgreSQL); False when its id or Idempotency-Key
+    is already stored: the ORM insert inside a savepoint, a duplicate caught as an
     IntegrityError."""
-    if connection.vendor != "postgresql":
-        try:
-            with db_transaction.atomic():
-                txn.save(force_insert=True)
-        except IntegrityError:
-            found = _existing_transaction(
-                external_id=txn.external_id, idempotency_key=txn.idempotency_key
-            )
-            if found is None:
-                raise
-            return False
-        return True
-    fields = [field for field in Transaction._meta.concrete_fields if not field.primary_key]
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-    values = [field.get_db_prep_save(field.pre_save(txn, True), connection) for field in fields]
-    table = connection.ops.quote_name(Transaction._meta.db_table)
-    placeholders = ", ".join(["%s"] * len(fields))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) "  # noqa: S608 - names from the model
-            "ON CONFLICT DO NOTHING RETURNING id",
-            values,
+    try:
+        with db_transaction.atomic():
+            txn.save(force_insert=True)
+    except IntegrityError:
+        found = _existing_transaction(
+            external_id=txn.external_id, idempotency_key=txn.idempotency_key
         )
+        if found is None:
+            raise
+        return False
+    return True
+
+
+_insert_statements: dict[str, PreparedStatement] = {}
+
+
+def _insert_with_score_postgresql(txn: Transaction, score: TransactionScore) -> bool:
+    """Insert `txn` and its `score` in one statement; False (nothing stored) when the
+    transaction's id or Idempotency-Key is already stored (ON CONFLICT DO NOTHING: no
+    savepoint round trips)."""
+    txn_fields = [f for f in Transaction._meta.concrete_fields if not f.primary_key]
+    score_fields = [
+        f
+        for f in TransactionScore._meta.concrete_fields
+        if not f.primary_key and f.attname != "transaction_id"
+    ]
+    statement = _insert_statements.get("txn_score")
+    if statement is None:
+        quote = connection.ops.quote_name
+        txn_columns = ", ".join(quote(f.column) for f in txn_fields)
+        txn_values = ", ".join(f"%(t{i})s" for i in range(len(txn_fields)))
+        score_columns = ", ".join(quote(f.column) for f in score_fields)
+        score_values = ", ".join(f"%(s{i})s" for i in range(len(score_fields)))
+        link = quote(TransactionScore._meta.get_field("transaction").column)
+        statement = _insert_statements["txn_score"] = PreparedStatement(
+            "secureflow_insert_transaction_score",
+            f"WITH t AS (INSERT INTO {_table(Transaction)} ({txn_columns}) "  # noqa: S608 - names from the models
+            f"VALUES ({txn_values}) ON CONFLICT DO NOTHING RETURNING id) "
+            f"INSERT INTO {_table(TransactionScore)} ({link}, {score_columns}) "
+            f"SELECT t.id, {score_values} FROM t RETURNING {link}, id",
+        )
+    params = {
+        f"t{i}": f.get_db_prep_save(f.pre_save(txn, True), connection)
+        for i, f in enumerate(txn_fields)
+    }
+    params.update(
+        {
+            f"s{i}": f.get_db_prep_save(f.pre_save(score, True), connection)
+            for i, f in enumerate(score_fields)
+        }
+    )
+    with connection.cursor() as cursor:
+        statement.execute(cursor, params)
         row = cursor.fetchone()
     if row is None:
         return False
-    txn.pk = row[0]
-    txn._state.adding = False
-    txn._state.db = connection.alias
+    for instance, pk in ((txn, row[0]), (score, row[1])):
+        instance.pk = pk
+        instance._state.adding = False
+        instance._state.db = connection.alias
+    score.transaction = txn
     return True
 
 
@@ -355,7 +387,14 @@ def transaction_submit(
     )
     decision, features = decision_for_transaction(txn)
     txn.status = STATUS_FOR_OUTCOME[decision.outcome]
-    if not _insert_new(txn):
+    if connection.vendor == "postgresql":  # the hot path: both rows in one statement
+        score = transaction_score_build(txn=txn, decision=decision, features=features)
+        if _insert_with_score_postgresql(txn, score):
+            return txn, transaction_score_stored(score=score, decision=decision), True
+        stored = False
+    else:
+        stored = _insert_new(txn)
+    if not stored:
         existing = _existing_transaction(external_id=external_id, idempotency_key=idempotency_key)
         if existing is None:
             raise IntegrityError(f"transaction {external_id!r} was neither stored nor found")

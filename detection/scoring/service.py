@@ -100,15 +100,30 @@ def transaction_score_create(
     already set from the decision and no score yet (the real-time path: one INSERT; the
     set of model versions is cached in-process after its first decision). Sends
     `transaction_scored`."""
-    ids = list(decision.model_version_ids)
-    score = TransactionScore(
-        transaction=txn, version_set_id=version_set_id(ids), **_score_fields(decision, features)
-    )
+    score = transaction_score_build(txn=txn, decision=decision, features=features)
     if connection.vendor == "postgresql":
         _insert_score_postgresql(score)
     else:
         score.save(force_insert=True)
-    score.model_version_refs = model_version_refs(ids)
+    return transaction_score_stored(score=score, decision=decision)
+
+
+def transaction_score_build(
+    *, txn: Transaction, decision: Decision, features: list[float]
+) -> TransactionScore:
+    """The (unsaved) score of `decision` on `txn`, for a caller that stores it itself and
+    then calls `transaction_score_stored`."""
+    return TransactionScore(
+        transaction=txn,
+        version_set_id=version_set_id(list(decision.model_version_ids)),
+        **_score_fields(decision, features),
+    )
+
+
+def transaction_score_stored(*, score: TransactionScore, decision: Decision) -> TransactionScore:
+    """A just-stored real-time score: its model versions noted for the answer, and
+    `transaction_scored` sent (inside the scoring transaction)."""
+    score.model_version_refs = model_version_refs(list(decision.model_version_ids))
     transaction_scored.send(sender=TransactionScore, score=score)
     return score
 
