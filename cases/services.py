@@ -14,7 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError
+from django.db import IntegrityError, connection
 from django.db import transaction as db_transaction
 from django.utils import timezone
 
@@ -28,6 +28,7 @@ from cases.choices import (
 from cases.models import Case, CaseEvent, FeedbackLabel
 from detection.models import Outcome, TransactionScore
 from secureflow.core import roles
+from secureflow.core.row_insert import insert_row
 from transactions.choices import TransactionStatus
 from transactions.models import Transaction
 
@@ -210,14 +211,24 @@ def _opened_event(case: Case) -> CaseEvent:
     )
 
 
-@db_transaction.atomic
 def case_open_for_score(*, score: TransactionScore) -> Case | None:
     """Open the case of a flagged (review / block) decision; None for an approval.
 
     Idempotent: a transaction has at most one case, and scoring it again returns the case
     it already has (also when two scorings race: the unique constraint decides)."""
     if score.outcome not in FLAGGED_OUTCOMES:
-        return None
+        return None  # an approval costs no query and no savepoint
+    if connection.vendor == "postgresql":  # the real-time path: two prepared inserts
+        case = _new_case(score, score.transaction, timezone.now())
+        if not insert_row(case, ignore_conflicts=True):
+            return Case.objects.get(transaction_id=score.transaction_id)
+        insert_row(_opened_event(case))
+        return case
+    return _case_open_for_score(score)
+
+
+@db_transaction.atomic
+def _case_open_for_score(score: TransactionScore) -> Case:
     existing = Case.objects.filter(transaction_id=score.transaction_id).first()
     if existing is not None:
         return existing

@@ -24,6 +24,7 @@ from detection.scoring.service import (
     transaction_score_stored,
 )
 from secureflow.core.prepared import PreparedStatement
+from secureflow.core.row_insert import mark_saved, row_values
 from transactions.models import Account, Counterparty, Customer, Transaction
 
 CENT = Decimal("0.01")
@@ -308,10 +309,7 @@ def _insert_with_score_postgresql(txn: Transaction, score: TransactionScore) -> 
             f"INSERT INTO {_table(TransactionScore)} ({link}, {score_columns}) "
             f"SELECT t.id, {score_values} FROM t RETURNING {link}, id",
         )
-    params = {
-        f"t{i}": f.get_db_prep_save(f.pre_save(txn, True), connection)
-        for i, f in enumerate(txn_fields)
-    }
+    params = row_values(txn, prefix="t")
     params.update(
         {
             f"s{i}": f.get_db_prep_save(f.pre_save(score, True), connection)
@@ -323,10 +321,8 @@ def _insert_with_score_postgresql(txn: Transaction, score: TransactionScore) -> 
         row = cursor.fetchone()
     if row is None:
         return False
-    for instance, pk in ((txn, row[0]), (score, row[1])):
-        instance.pk = pk
-        instance._state.adding = False
-        instance._state.db = connection.alias
+    mark_saved(txn, row[0])
+    mark_saved(score, row[1])
     score.transaction = txn
     return True
 

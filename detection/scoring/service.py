@@ -15,6 +15,7 @@ from detection.scoring.engine import Decision
 from detection.scoring.loader import get_engine
 from detection.scoring.version_sets import version_set_id
 from detection.signals import transaction_scored
+from secureflow.core.row_insert import insert_row
 from transactions.choices import TransactionStatus
 from transactions.models import Transaction
 
@@ -75,23 +76,6 @@ def _score_fields(decision: Decision, features: list[float]) -> dict[str, Any]:
     }
 
 
-def _insert_score_postgresql(score: TransactionScore) -> None:
-    """The score in one statement, without the ORM's save machinery (PostgreSQL)."""
-    fields = [field for field in TransactionScore._meta.concrete_fields if not field.primary_key]
-    quote = connection.ops.quote_name
-    sql = (
-        f"INSERT INTO {quote(TransactionScore._meta.db_table)} "  # noqa: S608 - names from the models
-        f"({', '.join(quote(field.column) for field in fields)}) "
-        f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING id"
-    )
-    values = [field.get_db_prep_save(field.pre_save(score, True), connection) for field in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, values)
-        score.pk = cursor.fetchone()[0]
-    score._state.adding = False
-    score._state.db = connection.alias
-
-
 @db_transaction.atomic(savepoint=False)
 def transaction_score_create(
     *, txn: Transaction, decision: Decision, features: list[float]
@@ -102,7 +86,7 @@ def transaction_score_create(
     `transaction_scored`."""
     score = transaction_score_build(txn=txn, decision=decision, features=features)
     if connection.vendor == "postgresql":
-        _insert_score_postgresql(score)
+        insert_row(score)  # one prepared INSERT, no ORM save machinery
     else:
         score.save(force_insert=True)
     return transaction_score_stored(score=score, decision=decision)

@@ -1,0 +1,62 @@
+"""Insert one model instance with a single prepared statement (PostgreSQL hot paths).
+
+`Model.save()` compiles its INSERT on every call, and catching a duplicate needs a
+savepoint (two more round trips). `insert_row` sends one prepared
+`INSERT ... [ON CONFLICT DO NOTHING] RETURNING id` and sets the instance's primary key.
+"""
+
+from typing import Any
+
+from django.db import connection
+from django.db.models import Model
+
+from secureflow.core.prepared import PreparedStatement
+
+_statements: dict[tuple[type[Model], bool], PreparedStatement] = {}
+
+
+def _fields(model: type[Model]) -> list[Any]:
+    return [field for field in model._meta.concrete_fields if not field.primary_key]
+
+
+def _statement(model: type[Model], ignore_conflicts: bool) -> PreparedStatement:
+    statement = _statements.get((model, ignore_conflicts))
+    if statement is None:
+        quote = connection.ops.quote_name
+        fields = _fields(model)
+        columns = ", ".join(quote(field.column) for field in fields)
+        values = ", ".join(f"%(v{i})s" for i in range(len(fields)))
+        conflict = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
+        statement = _statements[(model, ignore_conflicts)] = PreparedStatement(
+            f"secureflow_insert_{model._meta.db_table}{'_ignore' if ignore_conflicts else ''}",
+            f"INSERT INTO {quote(model._meta.db_table)} ({columns}) "  # noqa: S608 - names from the model
+            f"VALUES ({values}){conflict} RETURNING {quote(model._meta.pk.column)}",
+        )
+    return statement
+
+
+def row_values(instance: Model, *, prefix: str = "v") -> dict[str, Any]:
+    """The instance's column values as the database takes them, named {prefix}0, {prefix}1..."""
+    return {
+        f"{prefix}{i}": field.get_db_prep_save(field.pre_save(instance, True), connection)
+        for i, field in enumerate(_fields(type(instance)))
+    }
+
+
+def mark_saved(instance: Model, pk: Any) -> None:
+    """Make `instance` what `save()` would have left: its primary key set, not adding."""
+    instance.pk = pk
+    instance._state.adding = False
+    instance._state.db = connection.alias
+
+
+def insert_row(instance: Model, *, ignore_conflicts: bool = False) -> bool:
+    """Insert `instance` (PostgreSQL); with ignore_conflicts, False (and nothing stored)
+    when a unique constraint already holds a row like it."""
+    with connection.cursor() as cursor:
+        _statement(type(instance), ignore_conflicts).execute(cursor, row_values(instance))
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    mark_saved(instance, row[0])
+    return True
