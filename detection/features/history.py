@@ -151,6 +151,51 @@ class CounterpartyState:
         out[_I["counterparty_fraud_rate"]] = min(fraud / matured, 1.0) if matured > 0 else 0.0
 
 
+class CounterpartyCounts:
+    """A counterparty's figures for one transaction, counted by the database: what
+    `CounterpartyState.fill` derives from the full lists, for that transaction's time,
+    sender and label delay only (`fill` refuses any other)."""
+
+    __slots__ = (
+        "ts",
+        "sender",
+        "delay_ns",
+        "prior_count",
+        "matured_count",
+        "distinct_other_senders",
+        "fraud_known",
+    )
+
+    def __init__(
+        self,
+        *,
+        ts: int,
+        sender: Hashable,
+        delay_ns: int,
+        prior_count: int,
+        matured_count: int,
+        distinct_other_senders: int,
+        fraud_known: Iterable[int] = (),
+    ) -> None:
+        self.ts = ts
+        self.sender = sender
+        self.delay_ns = delay_ns
+        self.prior_count = prior_count
+        self.matured_count = matured_count
+        self.distinct_other_senders = distinct_other_senders
+        self.fraud_known = sorted(fraud_known)
+
+    def fill(self, out: np.ndarray, ts: int, sender: Hashable, delay_ns: int) -> None:
+        if (ts, sender, delay_ns) != (self.ts, self.sender, self.delay_ns):
+            raise ValueError("counterparty counts were made for another transaction")
+        out[_I["counterparty_log_prior_count"]] = math.log1p(self.prior_count)
+        out[_I["counterparty_distinct_senders_7d"]] = self.distinct_other_senders
+        fraud = bisect_left(self.fraud_known, ts)
+        matured = self.matured_count
+        out[_I["counterparty_fraud_count"]] = fraud
+        out[_I["counterparty_fraud_rate"]] = min(fraud / matured, 1.0) if matured > 0 else 0.0
+
+
 class AccountHistory:
     """One account's prior transactions and running aggregates."""
 
@@ -198,7 +243,7 @@ class AccountHistory:
     def features_for(
         self,
         txn: FeatureTxn,
-        counterparty: CounterpartyState | None = None,
+        counterparty: "CounterpartyState | CounterpartyCounts | None" = None,
         *,
         label_delay_days: float | None = None,
     ) -> np.ndarray:

@@ -17,8 +17,19 @@ import numpy as np
 from django.db import connection
 from django.db.models import Q
 
-from detection.features.clock import bank_time_zone, datetime_to_ns, label_delay_ns, zone
-from detection.features.history import AccountHistory, CounterpartyState, FeatureTxn
+from detection.features.clock import (
+    bank_time_zone,
+    datetime_to_ns,
+    label_delay_ns,
+    ns_to_datetime,
+    zone,
+)
+from detection.features.history import (
+    AccountHistory,
+    CounterpartyCounts,
+    CounterpartyState,
+    FeatureTxn,
+)
 from detection.features.spec import COUNTERPARTY_WINDOW_NS, DEFAULT_LABEL_DELAY_DAYS
 from secureflow.core.prepared import PreparedStatement
 from transactions.models import Account, Counterparty, Transaction
@@ -212,31 +223,40 @@ def load_counterparty_state(
 
 
 # -- PostgreSQL: everything the features need in one round trip ------------------------
-# Four row sets tagged by the first column: 0 the account's prior transactions, 1 the
-# counterparty's recent (and data-labelled) prior transactions, 2 the count of its older
-# ones, 3 the feedback labels on its prior transactions. Times come as epoch microseconds
-# (exact: extract() is numeric) and amounts as float8 (numeric -> float8 rounds to the
-# nearest double, as float(Decimal) does), so that no datetime or Decimal is built per row.
-# Raw SQL, run as a prepared statement, so that the hot path compiles and plans nothing; the
-# ORM functions above stay the reference (the tests compare both).
+# Row sets tagged by the first column:
+#   0  the account's prior transactions: a = epoch µs, b = id, amount, country, channel,
+#      counterparty identifier;
+#   1  the counterparty's prior transactions labelled in the data: a = epoch µs, b = id;
+#   2  one row of counts over the counterparty's prior transactions: a = all of them,
+#      b = the matured ones (old enough for a label to be known), c = distinct other
+#      accounts that paid it in the last 7 days;
+#   3  feedback labels on its prior transactions: a = known-at µs, b = transaction id,
+#      c = label id, flag = is fraud.
+# Counting in the database keeps a popular counterparty (thousands of payments a week)
+# from sending every row to Python. Times come as epoch microseconds (exact: extract() is
+# numeric) and amounts as float8 (numeric -> float8 rounds to the nearest double, as
+# float(Decimal) does), so that no datetime or Decimal is built per row. Raw SQL, run as a
+# prepared statement; the ORM functions above stay the reference (the tests compare both).
 _PG_FEATURE_SQL = """
-SELECT 0, (extract(epoch FROM t.occurred_at) * 1000000)::bigint, t.amount::float8,
-       t.country, t.channel, c.identifier, t.id, NULL::bigint, NULL::boolean
+SELECT 0, (extract(epoch FROM t.occurred_at) * 1000000)::bigint, t.id, NULL::bigint,
+       t.amount::float8, t.country, t.channel, c.identifier, NULL::boolean
   FROM {txn} t LEFT JOIN {cp} c ON c.id = t.counterparty_id
  WHERE t.account_id = %(account)s AND {before}
 UNION ALL
-SELECT 1, (extract(epoch FROM t.occurred_at) * 1000000)::bigint, NULL, NULL, NULL, NULL,
-       t.id, t.account_id, t.source_label
+SELECT 1, (extract(epoch FROM t.occurred_at) * 1000000)::bigint, t.id, NULL, NULL, NULL,
+       NULL, NULL, NULL
+  FROM {txn} t
+ WHERE %(data_labels)s AND t.counterparty_id = %(counterparty)s AND {before} AND t.source_label
+UNION ALL
+SELECT 2, count(*), count(*) FILTER (WHERE t.occurred_at <= %(matured_until)s),
+       count(DISTINCT t.account_id) FILTER (
+           WHERE t.occurred_at > %(window_start)s AND t.account_id <> %(account)s),
+       NULL, NULL, NULL, NULL, NULL
   FROM {txn} t
  WHERE t.counterparty_id = %(counterparty)s AND {before}
-   AND (t.occurred_at > %(cutoff)s OR (%(data_labels)s AND t.source_label))
 UNION ALL
-SELECT 2, NULL, NULL, NULL, NULL, NULL, count(*), NULL, NULL
-  FROM {txn} t
- WHERE t.counterparty_id = %(counterparty)s AND {before} AND t.occurred_at <= %(cutoff)s
-UNION ALL
-SELECT 3, (extract(epoch FROM f.known_at) * 1000000)::bigint, NULL, NULL, NULL, NULL,
-       f.transaction_id, f.id, f.is_fraud
+SELECT 3, (extract(epoch FROM f.known_at) * 1000000)::bigint, f.transaction_id, f.id,
+       NULL, NULL, NULL, NULL, f.is_fraud
   FROM {label} f JOIN {txn} t ON t.id = f.transaction_id
  WHERE %(feedback)s AND t.counterparty_id = %(counterparty)s AND {before}
 """
@@ -246,6 +266,7 @@ _PG_BEFORE = {
     "tie": "(t.occurred_at < %(before)s OR (t.occurred_at = %(before)s AND t.id < %(before_id)s))",
 }
 _pg_statements: dict[str, PreparedStatement] = {}
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def _pg_feature_statement(kind: str) -> PreparedStatement:
@@ -273,10 +294,10 @@ def _load_state_postgresql(
     label_delay_days: float,
     label_source: LabelSource,
     tz: str | None,
-) -> tuple[AccountHistory, CounterpartyState | None]:
-    """load_account_history + load_counterparty_state in one query (PostgreSQL)."""
+) -> tuple[AccountHistory, CounterpartyCounts | None]:
+    """load_account_history + the counterparty's figures for a transaction of this
+    account at `before`, in one query (PostgreSQL)."""
     delay = label_delay_ns(label_delay_days)
-    cutoff = before - timedelta(microseconds=max(COUNTERPARTY_WINDOW_NS, delay) // 1000)
     if before_id is None:
         kind = "lt"
     elif before_id >= UNSAVED_ID:
@@ -284,30 +305,36 @@ def _load_state_postgresql(
     else:
         kind = "tie"
     with_data_labels = label_source in ("data", "both")
+    before_ns = datetime_to_ns(before)
+    # CounterpartyState.fill's cuts, at the database's microsecond resolution: matured
+    # means at or before `before - delay` (with no delay: strictly before `before`);
+    # the 7-day window holds the ones strictly after `before - 7 days`.
+    matured_until = ns_to_datetime(before_ns - delay) if delay > 0 else before - _MICROSECOND
     params = {
         "account": account_id,
         "counterparty": counterparty_id,
         "before": before,
         "before_id": before_id,
-        "cutoff": cutoff,
-        "data_labels": with_data_labels,
+        "matured_until": matured_until,
+        "window_start": ns_to_datetime(before_ns - COUNTERPARTY_WINDOW_NS),
+        "data_labels": with_data_labels and counterparty_id is not None,
         "feedback": label_source in ("feedback", "both") and counterparty_id is not None,
     }
     with connection.cursor() as cursor:
         _pg_feature_statement(kind).execute(cursor, params)
         rows = cursor.fetchall()
     own: list[tuple] = []
-    recent: list[tuple] = []
+    data_labelled: list[tuple] = []
     labels: list[tuple] = []
-    n_older = 0
+    counts = (0, 0, 0)
     for row in rows:
         tag = row[0]
         if tag == 0:
             own.append(row)
         elif tag == 1:
-            recent.append(row)
+            data_labelled.append(row)
         elif tag == 2:
-            n_older = row[6]
+            counts = (row[1], row[2], row[3])
         else:
             labels.append(row)
 
@@ -317,9 +344,9 @@ def _load_state_postgresql(
     # few distinct values per account: normalise each once (as FeatureTxn.build does)
     countries: dict[str, str] = {}
     channels: dict[str, str] = {}
-    own.sort(key=lambda r: (r[1], r[6]))
-    amounts = [row[2] for row in own]
-    for _, micros, amount, country, channel, cp, _id, _a, _l in own:
+    own.sort(key=lambda r: (r[1], r[2]))
+    amounts = [row[4] for row in own]
+    for _, micros, _id, _c, amount, country, channel, cp, _f in own:
         normal_country = countries.get(country)
         if normal_country is None:
             normal_country = countries[country] = country.strip().upper()
@@ -339,23 +366,14 @@ def _load_state_postgresql(
     if counterparty_id is None:
         return history, None
 
-    cutoff_ns = datetime_to_ns(cutoff)
-    recent.sort(key=lambda r: (r[1], r[6]))
-    times: list[int] = []
-    senders: list[int] = []
     known: dict[int, int] = {}
-    for _, micros, _a, _c, _ch, _cp, txn_id, sender, source_label in recent:
-        ts = micros * 1000
-        if ts > cutoff_ns:
-            times.append(ts)
-            senders.append(sender)
-        if with_data_labels and source_label:
-            known[txn_id] = ts + delay
+    for _, micros, txn_id, *_rest in data_labelled:
+        known[txn_id] = micros * 1000 + delay
     if labels:
-        labels.sort(key=lambda r: (r[6], r[1], r[7]))
+        labels.sort(key=lambda r: (r[2], r[1], r[3]))
         first_fraud: dict[int, int] = {}
         latest: dict[int, bool] = {}
-        for _, known_micros, _a, _c, _ch, _cp, txn_id, _label_id, is_fraud in labels:
+        for _, known_micros, txn_id, _label_id, _a, _c, _ch, _cp, is_fraud in labels:
             latest[txn_id] = is_fraud
             if is_fraud and txn_id not in first_fraud:
                 first_fraud[txn_id] = known_micros * 1000
@@ -364,8 +382,15 @@ def _load_state_postgresql(
                 known[txn_id] = first_fraud[txn_id]
             else:
                 known.pop(txn_id, None)
-    state = CounterpartyState(
-        times=times, senders=senders, n_older=n_older, fraud_known=sorted(known.values())
+    prior, matured, others = counts
+    state = CounterpartyCounts(
+        ts=before_ns,
+        sender=account_id,
+        delay_ns=delay,
+        prior_count=prior,
+        matured_count=matured,
+        distinct_other_senders=others,
+        fraud_known=known.values(),
     )
     return history, state
 

@@ -7,13 +7,16 @@ import pytest
 
 from cases.models import FeedbackLabel
 from detection.features import realtime
+from detection.features.clock import datetime_to_ns, label_delay_ns
+from detection.features.spec import N_FEATURES
 from tests.detection.test_features_equivalence import _store, random_frame
 from transactions.models import Transaction
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("label_source", ["both", "data", "feedback"])
-def test_postgresql_load_matches_orm_load(postgres_required, label_source):
+@pytest.mark.parametrize("delay_days", [2.0, 0.0])
+def test_postgresql_load_matches_orm_load(postgres_required, label_source, delay_days):
     stored = _store(random_frame(11, n=150))
     rng = np.random.default_rng(3)
     with_cp = [t for t in stored if t.counterparty_id is not None]
@@ -41,7 +44,7 @@ def test_postgresql_load_matches_orm_load(postgres_required, label_source):
                 before=txn.occurred_at,
                 before_id=before,
                 home_country=txn.account.customer.home_country,
-                label_delay_days=2.0,
+                label_delay_days=delay_days,
                 label_source=label_source,
                 tz=None,
             )
@@ -52,6 +55,11 @@ def test_postgresql_load_matches_orm_load(postgres_required, label_source):
             assert history.running_sums == reference.running_sums
             assert history.counterparties == reference.counterparties
             assert history.country_counts == reference.country_counts
+            assert (history.month, history.month_sum, history.month_count) == (
+                reference.month,
+                reference.month_sum,
+                reference.month_count,
+            )
             if txn.counterparty_id is None:
                 assert state is None
                 continue
@@ -59,12 +67,14 @@ def test_postgresql_load_matches_orm_load(postgres_required, label_source):
                 counterparty_id=txn.counterparty_id,
                 before=txn.occurred_at,
                 before_id=before,
-                label_delay_days=2.0,
+                label_delay_days=delay_days,
                 label_source=label_source,
             )
-            assert (state.times, state.senders, state.n_older, state.fraud_known) == (
-                expected.times,
-                expected.senders,
-                expected.n_older,
-                expected.fraud_known,
-            )
+            # the database counts what the reference derives from its lists: the
+            # counterparty features must come out equal
+            ts, delay = datetime_to_ns(txn.occurred_at), label_delay_ns(delay_days)
+            got, want = np.zeros(N_FEATURES), np.zeros(N_FEATURES)
+            state.fill(got, ts, txn.account_id, delay)
+            expected.fill(want, ts, txn.account_id, delay)
+            assert got.tolist() == want.tolist()
+            assert state.fraud_known == expected.fraud_known
