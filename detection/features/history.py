@@ -406,6 +406,69 @@ class AccountHistory:
         if channel:
             self.seen_channels.add(channel)
 
+    def extend_values(
+        self,
+        times: list[int],
+        amounts: list[float],
+        countries: list[str],
+        channels: list[str],
+        counterparties: list[str],
+        home_country: str,
+    ) -> None:
+        """Fill an empty history with many transactions in time order (one account's
+        whole history in the real-time path): `append_values(..., month=False)` for each,
+        then `recount_month`, the same arithmetic in the same order, with the loop's state
+        in local variables."""
+        if self.count:
+            raise ValueError("extend_values fills an empty history")
+        if not times:
+            return
+        first_amount = amounts[0]
+        s1, s2, max_amount = self.s1, self.s2, self.max_amount
+        international = self.international_count
+        country_counts = self.country_counts
+        mode_country, mode_count = self.mode_country, self.mode_count
+        running = self.running_sums
+        total = running[-1]
+        add_running = running.append
+        add_counterparty = self.seen_counterparties.add
+        add_channel = self.seen_channels.add
+        previous = times[0]
+        for t, amount, country, channel, counterparty in zip(
+            times, amounts, countries, channels, counterparties, strict=True
+        ):
+            if t < previous:
+                raise ValueError("transactions must be appended in time order")
+            previous = t
+            shifted = amount - first_amount
+            home = home_country or mode_country
+            if country and home and country != home:
+                international += 1
+            total = total + amount
+            add_running(total)
+            s1 += shifted
+            s2 += shifted * shifted
+            if amount > max_amount:
+                max_amount = amount
+            if country:
+                seen = country_counts.get(country, 0) + 1
+                country_counts[country] = seen
+                if seen > mode_count:
+                    mode_country = country
+                    mode_count = seen
+            if counterparty:
+                add_counterparty(counterparty)
+            if channel:
+                add_channel(channel)
+        self.times.extend(times)
+        self.counterparties.extend(counterparties)
+        self.count = len(times)
+        self.first_amount = first_amount
+        self.s1, self.s2, self.max_amount = s1, s2, max_amount
+        self.international_count = international
+        self.mode_country, self.mode_count = mode_country, mode_count
+        self.recount_month(amounts)
+
     def recount_month(self, amounts: list[float]) -> None:
         """Set the month-to-date figures after transactions were appended with month=False;
         `amounts`: the amounts of every transaction held, in order. The figures equal those

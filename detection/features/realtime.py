@@ -338,31 +338,23 @@ def _load_state_postgresql(
         else:
             labels.append(row)
 
-    home = _normal_country(home_country)
     history = AccountHistory(tz=zone(bank_time_zone(tz)))
-    append = history.append_values
-    # few distinct values per account: normalise each once (as FeatureTxn.build does)
-    countries: dict[str, str] = {}
-    channels: dict[str, str] = {}
     own.sort(key=lambda r: (r[1], r[2]))
-    amounts = [row[4] for row in own]
-    for _, micros, _id, _c, amount, country, channel, cp, _f in own:
-        normal_country = countries.get(country)
-        if normal_country is None:
-            normal_country = countries[country] = country.strip().upper()
-        normal_channel = channels.get(channel)
-        if normal_channel is None:
-            normal_channel = channels[channel] = channel.strip().lower()
-        append(
-            micros * 1000,
-            amount,
-            normal_country,
-            normal_channel,
-            home,
-            (cp or "").strip(),
-            month=False,
-        )
-    history.recount_month(amounts)
+    # few distinct values per account: normalise each once (as FeatureTxn.build does)
+    countries = {r[5]: "" for r in own}
+    channels = {r[6]: "" for r in own}
+    for value in countries:
+        countries[value] = value.strip().upper()
+    for value in channels:
+        channels[value] = value.strip().lower()
+    history.extend_values(
+        [r[1] * 1000 for r in own],
+        [r[4] for r in own],
+        [countries[r[5]] for r in own],
+        [channels[r[6]] for r in own],
+        [(r[7] or "").strip() for r in own],
+        _normal_country(home_country),
+    )
     if counterparty_id is None:
         return history, None
 
