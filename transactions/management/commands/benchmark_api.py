@@ -138,8 +138,8 @@ class Command(BaseCommand):
         parser.add_argument("--concurrency", default="1,16", help="client counts, e.g. 1,16")
         parser.add_argument("--runs", type=int, default=1, help="repeat; medians reported")
         parser.add_argument("--warmup", type=int, default=200, help="requests before timing")
-        parser.add_argument("--workers", type=int, default=2, help="gunicorn processes")
-        parser.add_argument("--threads", type=int, default=4, help="threads per process")
+        parser.add_argument("--workers", type=int, default=3, help="gunicorn processes")
+        parser.add_argument("--threads", type=int, default=2, help="threads per process")
         parser.add_argument(
             "--score-rate",
             default="1000000/min",
