@@ -85,8 +85,6 @@ def test_link_rows_become_shared_sets_and_come_back_on_reverse():
         score = apps.get_model("detection", "TransactionScore")
         for name, linked in links.items():
             back = score.objects.get(pk=stored[name].pk)
-            assert set(back.model_versions.values_list("pk", flat=True)) == {
-                v.pk for v in linked
-            }
+            assert set(back.model_versions.values_list("pk", flat=True)) == {v.pk for v in linked}
     finally:
         migrate(latest())

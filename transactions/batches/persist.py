@@ -4,7 +4,6 @@ most one score).
 """
 
 import json
-import math
 import time
 from typing import Any
 
@@ -24,8 +23,14 @@ SQLITE_CHUNK = 900
 EMPTY_LIST = "[]"
 
 
-def _number(value: float) -> str:
-    return repr(float(value)) if math.isfinite(value) else "null"
+def _numbers(values: np.ndarray) -> list[str]:
+    """JSON numbers as json.dumps writes Python floats (shortest repr), null when not
+    finite, converted at C speed."""
+    values = np.asarray(values, dtype=np.float64)
+    out = list(map(repr, values.tolist()))
+    for i in np.flatnonzero(~np.isfinite(values)).tolist():
+        out[i] = "null"
+    return out
 
 
 def _model_scores_json(model_scores: dict[str, np.ndarray], rows: np.ndarray) -> list[str]:
@@ -33,19 +38,16 @@ def _model_scores_json(model_scores: dict[str, np.ndarray], rows: np.ndarray) ->
     kinds = [k for k in model_scores if not k.endswith("_raw")]
     if not kinds:
         return ["{}"] * len(rows)
+    template = (
+        "{"
+        + ", ".join(f'{json.dumps(kind)}: {{"calibrated": %s, "raw": %s}}' for kind in kinds)
+        + "}"
+    )
     columns = []
     for kind in kinds:
-        calibrated = model_scores[kind][rows].tolist()
-        raw = model_scores.get(f"{kind}_raw", model_scores[kind])[rows].tolist()
-        columns.append((json.dumps(kind), calibrated, raw))
-    out = []
-    for j in range(len(rows)):
-        parts = [
-            f'{name}: {{"calibrated": {_number(c[j])}, "raw": {_number(r[j])}}}'
-            for name, c, r in columns
-        ]
-        out.append("{" + ", ".join(parts) + "}")
-    return out
+        columns.append(_numbers(model_scores[kind][rows]))
+        columns.append(_numbers(model_scores.get(f"{kind}_raw", model_scores[kind])[rows]))
+    return list(map(template.__mod__, zip(*columns)))
 
 
 def _json_per_row(values: list[Any], rows: np.ndarray, keep: np.ndarray) -> list[str]:

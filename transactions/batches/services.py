@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -501,11 +501,36 @@ def import_batches_resume(*, stalled_for: timedelta | None = None) -> list[int]:
     return ids
 
 
+def _chunk_in_worker_process(chunk_id: int) -> None:
+    import_chunk_process(chunk_id=chunk_id)
+
+
+def _run_chunks_in_processes(
+    chunk_ids: list[int], workers: int, say: Progress, *, scores: bool
+) -> None:
+    """Process the chunks in `workers` forked processes, each with its own database
+    connection, as that many Celery (prefork) workers would. When the batch is scored, the
+    scoring engine is loaded and warmed up first: the processes inherit it."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from detection.scoring.service import scoring_warm_up
+
+    if scores:
+        scoring_warm_up()
+    connections.close_all()  # never share a connection with the forked processes
+    context = multiprocessing.get_context("fork")
+    total = len(chunk_ids)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        for number, _ in enumerate(pool.map(_chunk_in_worker_process, chunk_ids), start=1):
+            say(f"chunk {number}/{total} done")
+
+
 def import_batch_run(
     *, batch_id: int, progress: Progress | None = None, workers: int = 1
 ) -> ImportBatch:
     """Run a whole batch in this process (the management commands), with the services the
-    workers run. `workers` > 1 processes that many chunks at once, each in its own thread
+    workers run. `workers` > 1 processes that many chunks at once, each in its own process
     and database connection, as that many Celery workers would (PostgreSQL only; SQLite
     takes one writer at a time)."""
     say = progress or (lambda message: None)
@@ -517,19 +542,8 @@ def import_batch_run(
     )
     total = len(chunk_ids)
     if workers > 1 and connection.vendor == "postgresql" and total > 1:
-        from concurrent.futures import ThreadPoolExecutor
-
-        from django.db import connections
-
-        def run_chunk(chunk_id: int) -> None:
-            try:
-                import_chunk_process(chunk_id=chunk_id)
-            finally:
-                connections.close_all()  # this thread's connection
-
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            for number, _ in enumerate(pool.map(run_chunk, chunk_ids), start=1):
-                say(f"chunk {number}/{total} done")
+        scores = ImportBatch.objects.get(pk=batch_id).mode == BatchMode.SCORE
+        _run_chunks_in_processes(chunk_ids, min(workers, total), say, scores=scores)
     else:
         for number, chunk_id in enumerate(chunk_ids, start=1):
             import_chunk_process(chunk_id=chunk_id)
