@@ -67,14 +67,16 @@ def insert_rows(
     check_existing: bool = True,
 ) -> int:
     """Insert rows given column-wise (by field attname); rows whose conflict_field value is
-    already stored are skipped. Fields not given get their default (auto_now fields: now).
+    already stored are skipped. Fields not given get their default (auto_now fields: now);
+    the primary key is given only by a caller that reserved the values (reserve_ids).
     Returns the number of rows inserted. Without `check_existing`, PostgreSQL copies at
     once and looks for stored keys only if the copy hits one."""
     count = len(next(iter(values.values())))
     if count == 0:
         return 0
     now = timezone.now()
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    pk = model._meta.pk.attname
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key or pk in values]
     columns: list[tuple[models.Field, object]] = []
     for field in fields:
         if field.attname in values:
@@ -95,6 +97,21 @@ def insert_rows(
             connection, table, names, conflict, columns, keys, check_existing=check_existing
         )
     return _executemany_sqlite(connection, table, names, conflict, columns, count)
+
+
+def reserve_ids(
+    connection: BaseDatabaseWrapper, model: type[models.Model], count: int
+) -> np.ndarray:
+    """`count` new primary key values of `model` taken from its sequence (PostgreSQL), for
+    rows inserted with their ids given: nothing has to be read back after the insert."""
+    table = model._meta.db_table
+    column = model._meta.pk.column
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [table, column, count],
+        )
+        return np.array([row[0] for row in cursor.fetchall()], dtype=np.int64)
 
 
 @dataclass(frozen=True)

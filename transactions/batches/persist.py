@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from django.db import connections
 from django.utils import timezone
 
@@ -15,8 +16,8 @@ from detection.features.spec import FEATURE_SPEC_HASH
 from detection.models import TransactionScore
 from detection.scoring.version_sets import version_set_id
 from transactions.batches.scoring import ScoredRows
-from transactions.bulk_load import key_ids
-from transactions.fast_insert import Constant, insert_rows
+from transactions.bulk_load import bulk_load_frame, insert_clean_transactions, key_ids
+from transactions.fast_insert import Constant, insert_rows, reserve_ids
 from transactions.models import Transaction
 
 SQLITE_CHUNK = 900
@@ -114,6 +115,35 @@ def store_scores(
     timings["scores_copy_seconds"] = time.perf_counter() - started
     flagged_txns = txn_ids[flagged].tolist()
     return key_ids(TransactionScore, "transaction_id", flagged_txns, using=using)
+
+
+def store_transactions(
+    *, rows: pd.DataFrame, batch_id: int, using: str = "default"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Insert a chunk's transactions (clean rows, checked for stored ids when the batch was
+    prepared). Returns the positions of the rows this call inserted and their transaction
+    ids; a row whose id was stored meanwhile (by someone else) is skipped. On PostgreSQL
+    the ids are reserved first and the staged entity ids used, so nothing is looked up."""
+    connection = connections[using]
+    resolved = {"account_id", "counterparty_id"} <= set(rows.columns)
+    if connection.vendor == "postgresql" and resolved:
+        ids = reserve_ids(connection, Transaction, len(rows))
+        inserted = insert_clean_transactions(
+            rows,
+            account_ids=rows["account_id"],
+            counterparty_ids=rows["counterparty_id"],
+            ids=ids,
+            import_batch_id=batch_id,
+            check_existing=False,
+            using=using,
+        )
+        if inserted == len(rows):
+            return np.arange(len(rows)), ids
+    else:
+        bulk_load_frame(rows, import_batch_id=batch_id, known_new=True, using=using)
+    ours = batch_transaction_ids(batch_id=batch_id, external_ids=rows["id"].tolist(), using=using)
+    positions = np.flatnonzero(rows["id"].isin(ours).to_numpy())
+    return positions, np.array([ours[i] for i in rows["id"].iloc[positions].tolist()], np.int64)
 
 
 def batch_transaction_ids(

@@ -41,7 +41,7 @@ from detection.scoring.loader import get_engine
 from detection.scoring.service import STATUS_FOR_OUTCOME
 from detection.signals import scores_stored_in_bulk
 from transactions.batches import storage
-from transactions.batches.persist import batch_transaction_ids, store_scores
+from transactions.batches.persist import store_scores, store_transactions
 from transactions.batches.reading import (
     BatchInputError,
     check_csv_head,
@@ -56,7 +56,7 @@ from transactions.batches.scoring import (
     decide_rows,
     features_against_history,
 )
-from transactions.bulk_load import bulk_load_frame, ensure_entities, key_ids
+from transactions.bulk_load import ensure_entities, key_ids
 from transactions.choices import BatchFormat, BatchMode, BatchSource, BatchStatus, ChunkStatus
 from transactions.csv_reader import CsvFormatError
 from transactions.csv_schema import ColumnMapping
@@ -281,7 +281,12 @@ def import_batch_prepare(*, batch_id: int, progress: Progress | None = None) -> 
     duplicate = rows["id"].isin(stored).to_numpy()
     rows = rows.loc[~duplicate].reset_index(drop=True)
     if len(rows):
-        ensure_entities(_entity_rows(rows))
+        entities = ensure_entities(_entity_rows(rows))
+        # the chunks insert their transactions without looking their entities up again
+        rows["account_id"] = rows["account"].map(entities.account_ids).astype(np.int64)
+        rows["counterparty_id"] = (
+            rows["counterparty"].map(entities.counterparty_ids).astype("Int64")
+        )
     timings["entities_seconds"] = time.perf_counter() - t0
 
     X = None
@@ -338,7 +343,10 @@ def import_chunk_process(*, chunk_id: int) -> ChunkResult:
     it was the last one. A chunk already done is skipped."""
     with transaction.atomic():
         chunk = (
-            ImportBatchChunk.objects.select_for_update().select_related("batch").get(pk=chunk_id)
+            # Lock the chunk row only: chunks of the same batch run at the same time.
+            ImportBatchChunk.objects.select_for_update(of=("self",))
+            .select_related("batch")
+            .get(pk=chunk_id)
         )
         batch = chunk.batch
         if chunk.status == ChunkStatus.DONE or batch.status != BatchStatus.RUNNING:
@@ -372,16 +380,13 @@ def _process_chunk(batch: ImportBatch, chunk: ImportBatchChunk) -> ChunkResult:
     # Rows were checked for stored ids when the batch was prepared: copy them straight in
     # (an id stored since then is skipped, and is not this batch's: a duplicate).
     t0 = time.perf_counter()
-    bulk_load_frame(rows, import_batch_id=batch.pk, known_new=True)
-    ours = batch_transaction_ids(batch_id=batch.pk, external_ids=rows["id"].tolist())
-    inserted = len(ours)
+    positions, txn_ids = store_transactions(rows=rows, batch_id=batch.pk)
+    inserted = len(positions)
     timings["import_seconds"] = time.perf_counter() - t0
 
     n_scored = n_flagged = 0
     if scored is not None and inserted:
         t0 = time.perf_counter()
-        positions = np.flatnonzero(rows["id"].isin(ours).to_numpy())
-        txn_ids = np.array([ours[i] for i in rows["id"].iloc[positions].tolist()], np.int64)
         flagged = store_scores(
             transaction_ids=txn_ids,
             scored=scored,
@@ -398,6 +403,11 @@ def _process_chunk(batch: ImportBatch, chunk: ImportBatchChunk) -> ChunkResult:
             scores_stored_in_bulk.send(sender=TransactionScore, score_ids=list(flagged.values()))
             timings["flagged_receivers_seconds"] = time.perf_counter() - t0
 
+    if connection.vendor == "postgresql":
+        # Check the deferred foreign keys of the rows stored now, before the batch row is
+        # updated below: other chunks wait for that row only while this one commits.
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
     duplicates = chunk.row_count - inserted
     chunk.status = ChunkStatus.DONE
     chunk.rows_imported = inserted
