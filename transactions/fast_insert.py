@@ -114,6 +114,56 @@ def reserve_ids(
         return np.array([row[0] for row in cursor.fetchall()], dtype=np.int64)
 
 
+def insert_objects_postgresql(
+    connection: BaseDatabaseWrapper,
+    objs: list[models.Model],
+    *,
+    conflict_field: str | None = None,
+) -> list[models.Model]:
+    """Insert unsaved instances of one model in one statement (PostgreSQL), their values
+    sent as one array per column (none of the ORM's per-value preparation). Returns the
+    instances inserted, with their primary key set; with `conflict_field` (a unique
+    field), instances whose value is already stored are skipped."""
+    if not objs:
+        return []
+    model = type(objs[0])
+    meta = model._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    columns = []
+    for field in fields:
+        values = [field.pre_save(obj, True) for obj in objs]
+        if isinstance(field, models.JSONField):
+            values = [None if v is None else json.dumps(v, cls=field.encoder) for v in values]
+        columns.append(values)
+    quote = connection.ops.quote_name
+    key = meta.get_field(conflict_field) if conflict_field else meta.pk
+    arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608
+        f"SELECT * FROM unnest({arrays})"
+        + (f" ON CONFLICT ({quote(key.column)}) DO NOTHING" if conflict_field else "")
+        + f" RETURNING {quote(meta.pk.column)}, {quote(key.column)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, columns)
+        returned = cursor.fetchall()
+    if conflict_field is None:  # no key to match on: rows come back in insertion order
+        for obj, (pk, _) in zip(objs, returned):
+            obj.pk = pk
+            obj._state.adding = False
+            obj._state.db = connection.alias
+        return list(objs)
+    by_key = {getattr(obj, key.attname): obj for obj in objs}
+    inserted = []
+    for pk, value in returned:
+        obj = by_key[value]
+        obj.pk = pk
+        obj._state.adding = False
+        obj._state.db = connection.alias
+        inserted.append(obj)
+    return inserted
+
+
 @dataclass(frozen=True)
 class Constant:
     value: object

@@ -20,7 +20,7 @@ from transactions.batches.services import (
     import_chunk_process,
 )
 from transactions.choices import BatchSource, BatchStatus, ChunkStatus
-from transactions.models import Account, ImportBatch, ImportBatchChunk, Transaction
+from transactions.models import Account, Customer, ImportBatch, ImportBatchChunk, Transaction
 
 HEADER = "id,timestamp,customer,account,counterparty,amount,currency,transfer_type,country,channel"
 
@@ -97,8 +97,10 @@ def test_two_chunks_of_a_batch_are_processed_at_the_same_time(monkeypatch):
                 done.set()
                 connections.close_all()
 
-        threading.Thread(target=run_second).start()
+        second_worker = threading.Thread(target=run_second)
+        second_worker.start()
         assert done.wait(30), "the second chunk waited for the first one"
+        second_worker.join(30)
         assert result and result[0].imported == 10 and not result[0].skipped
         assert ImportBatchChunk.objects.get(pk=second.pk).status == ChunkStatus.DONE
     finally:
@@ -141,3 +143,50 @@ def test_a_row_stored_by_someone_else_after_preparation_is_a_duplicate():
     assert mine.count() == 11
     assert TransactionScore.objects.filter(transaction__in=mine).count() == 11
     assert ImportBatch.objects.get(pk=batch.pk).rows_done == 12
+
+
+@pytest.mark.django_db
+def test_objects_inserted_in_one_statement_skip_stored_keys_and_get_their_ids():
+    from django.utils import timezone
+
+    from cases.models import Case, CaseEvent
+    from transactions.fast_insert import insert_objects_postgresql
+
+    require(connection.vendor == "postgresql", "DATABASE_URL does not point at PostgreSQL")
+    customer = Customer.objects.create(external_id="C-F", name="C-F")
+    account = Account.objects.create(number="AE-F", customer=customer)
+    now = timezone.now()
+    txns = [
+        Transaction.objects.create(
+            external_id=f"F{i}", account=account, amount=Decimal("5.00"), occurred_at=now
+        )
+        for i in range(3)
+    ]
+
+    def case(txn: Transaction) -> Case:
+        return Case(
+            transaction=txn,
+            outcome="review",
+            risk_score=0.5,
+            amount=txn.amount,
+            priority=2.5,
+            occurred_at=now,
+            opened_at=now,
+            sla_due_at=now,
+        )
+
+    existing = case(txns[1])
+    existing.save()
+    created = insert_objects_postgresql(
+        connection, [case(t) for t in txns], conflict_field="transaction"
+    )
+    assert sorted(c.transaction_id for c in created) == [txns[0].pk, txns[2].pk]
+    assert all(c.pk and not c._state.adding for c in created)
+    assert Case.objects.count() == 3 and Case.objects.get(pk=existing.pk).transaction == txns[1]
+    events = insert_objects_postgresql(
+        connection,
+        [CaseEvent(case=c, kind="opened", after={"status": "open", "n": [1, 2]}) for c in created],
+    )
+    assert [e.case_id for e in events] == [c.pk for c in created]
+    stored = CaseEvent.objects.get(pk=events[0].pk)
+    assert stored.after == {"status": "open", "n": [1, 2]} and stored.before == {}
