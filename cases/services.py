@@ -30,6 +30,7 @@ from detection.models import Outcome, TransactionScore
 from secureflow.core import roles
 from secureflow.core.row_insert import insert_row
 from transactions.choices import TransactionStatus
+from transactions.fast_insert import insert_objects_postgresql
 from transactions.models import Transaction
 
 FLAGGED_OUTCOMES = (Outcome.REVIEW, Outcome.BLOCK)
@@ -269,6 +270,13 @@ def cases_open_for_scores(*, score_ids: Iterable[int]) -> list[Case]:
             continue
         now = timezone.now()
         new = [_new_case(score, score.transaction, now) for score in scores]
+        if connection.vendor == "postgresql":
+            # one statement each; a case another process opened meanwhile is skipped (first
+            # wins), exactly as the one-by-one path below
+            created = insert_objects_postgresql(connection, new, conflict_field="transaction")
+            insert_objects_postgresql(connection, [_opened_event(case) for case in created])
+            opened.extend(created)
+            continue
         try:
             with db_transaction.atomic():
                 created = Case.objects.bulk_create(new)

@@ -22,7 +22,7 @@ import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -157,19 +157,28 @@ class EntityResult:
     customers_created: int
     accounts_created: int
     counterparties_created: int
+    account_ids: dict[str, int] = field(default_factory=dict)  # number -> id
+    counterparty_ids: dict[str, int] = field(default_factory=dict)  # identifier -> id
 
 
 def ensure_entities(frame: pd.DataFrame, *, using: str = "default") -> EntityResult:
     """Create the customers, accounts and counterparties a clean canonical frame names
     (existing ones are left alone), in one database transaction, without inserting its
-    transactions. Loading the frame afterwards then only inserts transactions."""
+    transactions; returns the ids of the frame's accounts and counterparties with the
+    counts. Loading the frame afterwards then only inserts transactions."""
     data = canonical_frame(frame)
     connection = connections[using]
     with transaction.atomic(using=using):
         customer_ids, customers_created = _ensure_customers(connection, data, None)
-        _, accounts_created = _ensure_accounts(connection, data, None, customer_ids)
-        _, counterparties_created = _ensure_counterparties(connection, data, None)
-    return EntityResult(customers_created, accounts_created, counterparties_created)
+        account_ids, accounts_created = _ensure_accounts(connection, data, None, customer_ids)
+        counterparty_ids, counterparties_created = _ensure_counterparties(connection, data, None)
+    return EntityResult(
+        customers_created,
+        accounts_created,
+        counterparties_created,
+        account_ids=account_ids,
+        counterparty_ids=counterparty_ids,
+    )
 
 
 def key_ids(
@@ -497,35 +506,61 @@ def _insert_transactions(
     import_batch_id: int | None = None,
     check_existing: bool = True,
 ) -> int:
+    return insert_clean_transactions(
+        data,
+        account_ids=data["account"].map(account_ids).astype(np.int64),
+        counterparty_ids=data["counterparty"].map(counterparty_ids).astype("Int64"),
+        status=status,
+        import_batch_id=import_batch_id,
+        check_existing=check_existing,
+        using=connection.alias,
+    )
+
+
+def insert_clean_transactions(
+    data: pd.DataFrame,
+    *,
+    account_ids: pd.Series,
+    counterparty_ids: pd.Series,
+    ids: np.ndarray | None = None,
+    status: str = TransactionStatus.APPROVED,
+    import_batch_id: int | None = None,
+    check_existing: bool = True,
+    using: str = "default",
+) -> int:
+    """Insert the transactions of a clean canonical frame (canonical_frame, or the frame
+    transactions/csv_reader.py returns) whose accounts and counterparties are stored:
+    `account_ids` (int64) and `counterparty_ids` (Int64, missing for none) give their
+    primary keys row by row, `ids` the transactions' own when reserved beforehand
+    (fast_insert.reserve_ids). Rows whose id is stored are skipped; returns how many were
+    inserted."""
     label = data["label"].to_numpy()
     source_label = np.full(len(data), None, dtype=object)
     source_label[label == 1.0] = True
     source_label[label == 0.0] = False
-    counterparty = data["counterparty"].map(counterparty_ids)
     stamps = pd.DatetimeIndex(data["timestamp"])
     statuses = np.full(len(data), status, dtype=object)
     if "status" in data.columns:
         given = data["status"].to_numpy(dtype=object)
         statuses = np.where(given != "", given, statuses)
+    values = {
+        "external_id": data["id"],
+        "account_id": pd.Series(account_ids).reset_index(drop=True),
+        "counterparty_id": pd.Series(counterparty_ids).reset_index(drop=True),
+        "amount": data["amount"],
+        "currency": data["currency"],
+        "transfer_type": data["transfer_type"],
+        "country": data["country"],
+        "channel": data["channel"],
+        "occurred_at": stamps,
+        "received_at": stamps,
+        "status": statuses,
+        "source_label": source_label,
+        "source_scenario": data["scenario"],
+        "import_batch_id": Constant(import_batch_id),
+    }
+    if ids is not None:
+        values["id"] = np.asarray(ids, dtype=np.int64)
     return insert_rows(
-        connection,
-        Transaction,
-        "external_id",
-        {
-            "external_id": data["id"],
-            "account_id": data["account"].map(account_ids).astype(np.int64),
-            "counterparty_id": counterparty.astype("Int64"),
-            "amount": data["amount"],
-            "currency": data["currency"],
-            "transfer_type": data["transfer_type"],
-            "country": data["country"],
-            "channel": data["channel"],
-            "occurred_at": stamps,
-            "received_at": stamps,
-            "status": statuses,
-            "source_label": source_label,
-            "source_scenario": data["scenario"],
-            "import_batch_id": Constant(import_batch_id),
-        },
-        check_existing=check_existing,
+        connections[using], Transaction, "external_id", values, check_existing=check_existing
     )

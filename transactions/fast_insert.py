@@ -7,7 +7,6 @@ value is already stored are skipped. PostgreSQL: COPY into a temporary table, th
 ON CONFLICT DO NOTHING. SQLite: executemany of INSERT ... ON CONFLICT DO NOTHING in batches.
 """
 
-import csv
 import io
 import json
 import math
@@ -68,14 +67,16 @@ def insert_rows(
     check_existing: bool = True,
 ) -> int:
     """Insert rows given column-wise (by field attname); rows whose conflict_field value is
-    already stored are skipped. Fields not given get their default (auto_now fields: now).
+    already stored are skipped. Fields not given get their default (auto_now fields: now);
+    the primary key is given only by a caller that reserved the values (reserve_ids).
     Returns the number of rows inserted. Without `check_existing`, PostgreSQL copies at
     once and looks for stored keys only if the copy hits one."""
     count = len(next(iter(values.values())))
     if count == 0:
         return 0
     now = timezone.now()
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    pk = model._meta.pk.attname
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key or pk in values]
     columns: list[tuple[models.Field, object]] = []
     for field in fields:
         if field.attname in values:
@@ -96,6 +97,71 @@ def insert_rows(
             connection, table, names, conflict, columns, keys, check_existing=check_existing
         )
     return _executemany_sqlite(connection, table, names, conflict, columns, count)
+
+
+def reserve_ids(
+    connection: BaseDatabaseWrapper, model: type[models.Model], count: int
+) -> np.ndarray:
+    """`count` new primary key values of `model` taken from its sequence (PostgreSQL), for
+    rows inserted with their ids given: nothing has to be read back after the insert."""
+    table = model._meta.db_table
+    column = model._meta.pk.column
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [table, column, count],
+        )
+        return np.array([row[0] for row in cursor.fetchall()], dtype=np.int64)
+
+
+def insert_objects_postgresql(
+    connection: BaseDatabaseWrapper,
+    objs: list[models.Model],
+    *,
+    conflict_field: str | None = None,
+) -> list[models.Model]:
+    """Insert unsaved instances of one model in one statement (PostgreSQL), their values
+    sent as one array per column (none of the ORM's per-value preparation). Returns the
+    instances inserted, with their primary key set; with `conflict_field` (a unique
+    field), instances whose value is already stored are skipped."""
+    if not objs:
+        return []
+    model = type(objs[0])
+    meta = model._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    columns = []
+    for field in fields:
+        values = [field.pre_save(obj, True) for obj in objs]
+        if isinstance(field, models.JSONField):
+            values = [None if v is None else json.dumps(v, cls=field.encoder) for v in values]
+        columns.append(values)
+    quote = connection.ops.quote_name
+    key = meta.get_field(conflict_field) if conflict_field else meta.pk
+    arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608
+        f"SELECT * FROM unnest({arrays})"
+        + (f" ON CONFLICT ({quote(key.column)}) DO NOTHING" if conflict_field else "")
+        + f" RETURNING {quote(meta.pk.column)}, {quote(key.column)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, columns)
+        returned = cursor.fetchall()
+    if conflict_field is None:  # no key to match on: rows come back in insertion order
+        for obj, (pk, _) in zip(objs, returned):
+            obj.pk = pk
+            obj._state.adding = False
+            obj._state.db = connection.alias
+        return list(objs)
+    by_key = {getattr(obj, key.attname): obj for obj in objs}
+    inserted = []
+    for pk, value in returned:
+        obj = by_key[value]
+        obj.pk = pk
+        obj._state.adding = False
+        obj._state.db = connection.alias
+        inserted.append(obj)
+    return inserted
 
 
 @dataclass(frozen=True)
@@ -190,19 +256,28 @@ _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\
 _NONE = type(None)
 
 
-def _copy_text(values: list) -> list:
-    """One column for COPY's text format: escaped strings, booleans as t/f, NULL as \\N."""
+_BOOL_TEXT = {True: "t", False: "f", None: "\\N"}
+
+
+def _copy_text(values: list) -> list[str]:
+    """One column as COPY text-format fields: escaped strings, numbers as text, booleans
+    as t/f, NULL (None, NaN) as \\N. The usual columns (all text, all integers, all
+    floats, booleans) are converted in one pass at C speed."""
     kinds = set(map(type, values))
-    if kinds <= {str, int, _NONE}:
-        if str in kinds:
-            joined = "".join(v for v in values if v.__class__ is str)
-            if _needs_escape(joined):
-                values = [v.translate(_COPY_ESCAPES) if v.__class__ is str else v for v in values]
-        if _NONE in kinds:
-            values = ["\\N" if v is None else v for v in values]
+    if kinds == {str}:
+        if _needs_escape("".join(values)):
+            return [v.translate(_COPY_ESCAPES) for v in values]
         return values
+    if kinds == {int}:
+        return list(map(str, values))
+    if kinds == {float}:
+        out = list(map(repr, values))
+        missing = np.flatnonzero(np.isnan(np.asarray(values, dtype=np.float64)))
+        for i in missing.tolist():
+            out[i] = "\\N"
+        return out
     if kinds <= {bool, _NONE}:
-        return ["\\N" if v is None else ("t" if v else "f") for v in values]
+        return list(map(_BOOL_TEXT.__getitem__, values))
     out = []
     for v in values:
         if v is None or (isinstance(v, float) and math.isnan(v)):
@@ -212,7 +287,7 @@ def _copy_text(values: list) -> list:
         elif isinstance(v, bool):
             out.append("t" if v else "f")
         else:
-            out.append(v)
+            out.append(str(v))
     return out
 
 
@@ -264,12 +339,8 @@ def _copy_rows(
         for start in range(0, count, POSTGRES_BATCH):
             stop = min(start + POSTGRES_BATCH, count)
             data = [_copy_text(values) for values in _batch(columns, start, stop, "postgresql")]
-            buffer = io.StringIO()
-            writer = csv.writer(
-                buffer, delimiter="\t", quoting=csv.QUOTE_NONE, quotechar=None, lineterminator="\n"
-            )
-            writer.writerows(zip(*data))
-            buffer.seek(0)
+            lines = map("\t".join, zip(*data))
+            buffer = io.StringIO("\n".join(lines) + "\n")
             cursor.cursor.copy_expert(f"COPY {target} ({names}) FROM STDIN", buffer)
 
 

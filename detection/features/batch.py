@@ -54,7 +54,10 @@ class GroupedTimes:
     """Rows sorted by (group, time): how many rows of a group are at/before a time."""
 
     def __init__(self, groups: np.ndarray, times: np.ndarray) -> None:
-        self.uniq = np.unique(times)
+        ordered = np.sort(times)  # np.unique(times), many times faster for int64
+        first = np.ones(len(ordered), dtype=bool)
+        first[1:] = ordered[1:] != ordered[:-1]
+        self.uniq = ordered[first]
         self.stride = np.int64(len(self.uniq) + 1)
         rank = np.searchsorted(self.uniq, times)
         self.keys = groups.astype(np.int64) * self.stride + rank + 1

@@ -1,6 +1,5 @@
 """Score a transaction and keep the decision with it."""
 
-import threading
 import time
 from typing import Any
 
@@ -10,10 +9,10 @@ from django.db import transaction as db_transaction
 
 from detection.features.realtime import features_for_transaction
 from detection.features.spec import FEATURE_SPEC_HASH
-from detection.models import ModelVersion, TransactionScore
+from detection.models import TransactionScore
 from detection.scoring.engine import Decision
 from detection.scoring.loader import get_engine
-from detection.scoring.version_sets import version_set_id
+from detection.scoring.version_sets import model_version_refs, version_set_id
 from detection.signals import transaction_scored
 from secureflow.core.row_insert import insert_row
 from transactions.choices import TransactionStatus
@@ -24,21 +23,6 @@ STATUS_FOR_OUTCOME = {
     "review": TransactionStatus.IN_REVIEW,
     "block": TransactionStatus.BLOCKED,
 }
-
-# Model version id -> {"kind", "version"}; a version's kind and number never change.
-_version_refs: dict[int, dict[str, Any]] = {}
-_version_refs_lock = threading.Lock()
-
-
-def model_version_refs(ids: list[int]) -> list[dict[str, Any]]:
-    """{"kind", "version"} of the given model versions, read once per process."""
-    missing = [pk for pk in ids if pk not in _version_refs]
-    if missing:
-        rows = ModelVersion.objects.filter(pk__in=missing).values_list("pk", "kind", "version")
-        with _version_refs_lock:
-            for pk, kind, version in rows:
-                _version_refs[pk] = {"kind": kind, "version": version}
-    return [_version_refs[pk] for pk in ids if pk in _version_refs]
 
 
 def decision_for_transaction(

@@ -17,13 +17,28 @@ from detection.models import ModelVersion, ModelVersionSet
 _lock = threading.Lock()
 _set_ids: dict[tuple[str, str], int] = {}  # (database alias, key) -> set id
 _set_refs: dict[tuple[str, int], list[dict[str, Any]]] = {}  # (alias, set id) -> refs
+# Model version id -> {"kind", "version"}; a version's kind and number never change.
+_version_refs: dict[int, dict[str, Any]] = {}
 
 
 def clear_version_set_cache() -> None:
-    """Forget the cached sets (tests, after flushing the database)."""
+    """Forget the cached sets and versions (tests, after flushing the database)."""
     with _lock:
         _set_ids.clear()
         _set_refs.clear()
+        _version_refs.clear()
+
+
+def model_version_refs(ids: list[int]) -> list[dict[str, Any]]:
+    """{"kind", "version"} of the given model versions (in that order), read once per
+    process."""
+    missing = [pk for pk in ids if pk not in _version_refs]
+    if missing:
+        rows = ModelVersion.objects.filter(pk__in=missing).values_list("pk", "kind", "version")
+        with _lock:
+            for pk, kind, version in rows:
+                _version_refs[pk] = {"kind": kind, "version": version}
+    return [_version_refs[pk] for pk in ids if pk in _version_refs]
 
 
 def _remember(alias: str, key: str, set_id: int) -> None:

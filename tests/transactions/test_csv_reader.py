@@ -111,3 +111,63 @@ def test_invalid_mapping_is_refused():
         mapping_from_dict({"columns": {"amout": "AMT"}})
     with pytest.raises(MappingError, match="decimal"):
         mapping_from_dict({"decimal": ";"})
+
+
+REGULAR_FILES = {
+    "canonical": GOOD,
+    "no final line break": GOOD.rstrip("\n"),
+    "bad values, empty fields and spaces": (
+        "id,timestamp,account,amount,transfer_type,country,channel, label \n"
+        " ok1 ,2026-03-01T10:00:00Z, a1 , 10 ,l,ae,WEB, yes\n"
+        "b1,not-a-date,a1,10,L,AE,,\n"
+        "b2,2026-03-01T10:00:00z,a1,-5,X,UAE,fax,maybe\n"
+        "ok1,2026-03-01 11:00:00+0400,a1,1 234.50,,,,\n"
+        ",2026-03-01T10:00:00-05:30,,,L,AE,web,0\n"
+        "ü-é,2026-03-02T10:00:00,a2,0,O,FR,atm,n\n"
+    ),
+    "tabs and a decimal comma": (
+        "id\ttimestamp\taccount\tamount\n"
+        "t1\t2026-03-01T10:00:00Z\ta1\t1.234,50\n"
+        "t2\t2026-03-01T10:00:00Z\ta1\t7,25\n"
+    ),
+}
+IRREGULAR_FILES = {
+    "quoted field": GOOD + 't3,2026-03-01T10:05:00,c1,a1,"cp,3",99,AED,S,GB,web,1\n',
+    "blank line": GOOD + "\n" + GOOD.splitlines()[1] + "\n",
+    "short record": GOOD + "t9,2026-03-01T10:00:00Z\n",
+    "long record": GOOD + "t9,2026-03-01T10:00:00Z,c1,a1,cp1,1,AED,L,AE,web,0,extra\n",
+    "carriage returns": GOOD.replace("\n", "\r\n"),
+}
+
+
+def _read_both(text: str, monkeypatch) -> tuple:
+    import transactions.csv_reader as reader
+
+    fast = read_transactions_csv(text.encode(), default_timezone="Asia/Dubai")
+    monkeypatch.setattr(reader, "read_regular_columns", lambda text, delimiter: None)
+    careful = read_transactions_csv(text.encode(), default_timezone="Asia/Dubai")
+    return fast, careful
+
+
+@pytest.mark.parametrize("name", sorted(REGULAR_FILES))
+def test_regular_files_are_read_column_wise_exactly_as_record_by_record(name, monkeypatch):
+    from transactions.csv_columns import read_regular_columns
+
+    text = REGULAR_FILES[name]
+    delimiter = "\t" if "\t" in text else ","
+    assert read_regular_columns(text, delimiter) is not None
+    fast, careful = _read_both(text, monkeypatch)
+    pd.testing.assert_frame_equal(fast.frame, careful.frame)
+    assert fast.errors == careful.errors and fast.received == careful.received
+    assert fast.received == len(text.strip("\n").split("\n")) - 1
+
+
+@pytest.mark.parametrize("name", sorted(IRREGULAR_FILES))
+def test_irregular_files_are_read_record_by_record(name, monkeypatch):
+    from transactions.csv_columns import read_regular_columns
+
+    text = IRREGULAR_FILES[name]
+    assert read_regular_columns(text, ",") is None
+    fast, careful = _read_both(text, monkeypatch)
+    pd.testing.assert_frame_equal(fast.frame, careful.frame)
+    assert fast.errors == careful.errors and fast.received == careful.received

@@ -4,11 +4,11 @@ most one score).
 """
 
 import json
-import math
 import time
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from django.db import connections
 from django.utils import timezone
 
@@ -16,16 +16,22 @@ from detection.features.spec import FEATURE_SPEC_HASH
 from detection.models import TransactionScore
 from detection.scoring.version_sets import version_set_id
 from transactions.batches.scoring import ScoredRows
-from transactions.bulk_load import key_ids
-from transactions.fast_insert import Constant, insert_rows
+from transactions.bulk_load import bulk_load_frame, insert_clean_transactions, key_ids
+from transactions.fast_insert import Constant, insert_rows, reserve_ids
 from transactions.models import Transaction
 
 SQLITE_CHUNK = 900
 EMPTY_LIST = "[]"
 
 
-def _number(value: float) -> str:
-    return repr(float(value)) if math.isfinite(value) else "null"
+def _numbers(values: np.ndarray) -> list[str]:
+    """JSON numbers as json.dumps writes Python floats (shortest repr), null when not
+    finite, converted at C speed."""
+    values = np.asarray(values, dtype=np.float64)
+    out = list(map(repr, values.tolist()))
+    for i in np.flatnonzero(~np.isfinite(values)).tolist():
+        out[i] = "null"
+    return out
 
 
 def _model_scores_json(model_scores: dict[str, np.ndarray], rows: np.ndarray) -> list[str]:
@@ -33,19 +39,16 @@ def _model_scores_json(model_scores: dict[str, np.ndarray], rows: np.ndarray) ->
     kinds = [k for k in model_scores if not k.endswith("_raw")]
     if not kinds:
         return ["{}"] * len(rows)
+    template = (
+        "{"
+        + ", ".join(f'{json.dumps(kind)}: {{"calibrated": %s, "raw": %s}}' for kind in kinds)
+        + "}"
+    )
     columns = []
     for kind in kinds:
-        calibrated = model_scores[kind][rows].tolist()
-        raw = model_scores.get(f"{kind}_raw", model_scores[kind])[rows].tolist()
-        columns.append((json.dumps(kind), calibrated, raw))
-    out = []
-    for j in range(len(rows)):
-        parts = [
-            f'{name}: {{"calibrated": {_number(c[j])}, "raw": {_number(r[j])}}}'
-            for name, c, r in columns
-        ]
-        out.append("{" + ", ".join(parts) + "}")
-    return out
+        columns.append(_numbers(model_scores[kind][rows]))
+        columns.append(_numbers(model_scores.get(f"{kind}_raw", model_scores[kind])[rows]))
+    return list(map(template.__mod__, zip(*columns)))
 
 
 def _json_per_row(values: list[Any], rows: np.ndarray, keep: np.ndarray) -> list[str]:
@@ -112,6 +115,35 @@ def store_scores(
     timings["scores_copy_seconds"] = time.perf_counter() - started
     flagged_txns = txn_ids[flagged].tolist()
     return key_ids(TransactionScore, "transaction_id", flagged_txns, using=using)
+
+
+def store_transactions(
+    *, rows: pd.DataFrame, batch_id: int, using: str = "default"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Insert a chunk's transactions (clean rows, checked for stored ids when the batch was
+    prepared). Returns the positions of the rows this call inserted and their transaction
+    ids; a row whose id was stored meanwhile (by someone else) is skipped. On PostgreSQL
+    the ids are reserved first and the staged entity ids used, so nothing is looked up."""
+    connection = connections[using]
+    resolved = {"account_id", "counterparty_id"} <= set(rows.columns)
+    if connection.vendor == "postgresql" and resolved:
+        ids = reserve_ids(connection, Transaction, len(rows))
+        inserted = insert_clean_transactions(
+            rows,
+            account_ids=rows["account_id"],
+            counterparty_ids=rows["counterparty_id"],
+            ids=ids,
+            import_batch_id=batch_id,
+            check_existing=False,
+            using=using,
+        )
+        if inserted == len(rows):
+            return np.arange(len(rows)), ids
+    else:
+        bulk_load_frame(rows, import_batch_id=batch_id, known_new=True, using=using)
+    ours = batch_transaction_ids(batch_id=batch_id, external_ids=rows["id"].tolist(), using=using)
+    positions = np.flatnonzero(rows["id"].isin(ours).to_numpy())
+    return positions, np.array([ours[i] for i in rows["id"].iloc[positions].tolist()], np.int64)
 
 
 def batch_transaction_ids(

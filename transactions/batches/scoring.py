@@ -37,10 +37,12 @@ from detection.scoring.sentences import top_contributions
 from transactions.models import Account, Counterparty, Customer, Transaction
 
 LOOKUP_CHUNK = 900  # keys per IN (...) query (SQLite's parameter limit)
+POSTGRES_LOOKUP_CHUNK = 20_000
 SQLITE_FILTER_LIMIT = 30_000  # SQLite, more keys than this: read all stored history
 REASONS_FROM_CONTRIBUTIONS = 3
 SHAP_KINDS = ("supervised", "isolation_forest")
 FLAGGED = ("review", "block")
+NOTHING: list = []
 
 
 @dataclass
@@ -69,20 +71,28 @@ def _values_by_key(
     *fields: str,
 ) -> dict[str, tuple]:
     out: dict[str, tuple] = {}
-    for start in range(0, len(keys), LOOKUP_CHUNK):
-        part = keys[start : start + LOOKUP_CHUNK]
+    size = POSTGRES_LOOKUP_CHUNK if connection.vendor == "postgresql" else LOOKUP_CHUNK
+    for start in range(0, len(keys), size):
+        part = keys[start : start + size]
         for row in model.objects.filter(**{f"{key}__in": part}).values_list(key, *fields):
             out[row[0]] = row[1:]
     return out
 
 
+def _lookup(keys: np.ndarray, table: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """table[key] for every key ('' when the value is empty or missing) and whether the
+    key is in the table, vectorised."""
+    positions = pd.Index(list(table), dtype=object).get_indexer(keys)
+    values = np.array([*(v or "" for v in table.values()), ""], dtype=object)
+    return values[positions], positions >= 0
+
+
 def _first_per_key(keys: np.ndarray, values: np.ndarray) -> dict[str, str]:
     """For each key, its first non-empty value in row order."""
-    out: dict[str, str] = {}
-    for key, value in zip(keys.tolist(), values.tolist()):
-        if value and key not in out:
-            out[key] = value
-    return out
+    given = values != ""
+    firsts = pd.Series(values[given], index=pd.Index(keys[given], dtype=object))
+    firsts = firsts[~firsts.index.duplicated(keep="first")]
+    return dict(zip(firsts.index.tolist(), firsts.tolist()))
 
 
 def attach_entity_attributes(rows: pd.DataFrame) -> pd.DataFrame:
@@ -100,29 +110,42 @@ def attach_entity_attributes(rows: pd.DataFrame) -> pd.DataFrame:
         "customer__external_id",
         "customer__home_country",
     )
-    owner = np.array(
-        [accounts[a][0] if a in accounts else c for a, c in zip(account, customer)],
-        dtype=object,
-    )
+    stored_owner, known_account = _lookup(account, {a: v[0] for a, v in accounts.items()})
+    stored_home, _ = _lookup(account, {a: v[1] for a, v in accounts.items()})
+    owner = np.where(known_account, stored_owner, customer)
     given_home = _first_per_key(owner, rows["home_country"].fillna("").to_numpy(dtype=object))
-    new_owners = pd.unique(owner[[a not in accounts for a in account]]).tolist()
+    new_owners = pd.unique(owner[~known_account]).tolist()
     customers = _values_by_key(Customer, "external_id", new_owners, "home_country")
+    customer_home, known_customer = _lookup(owner, {c: v[0] for c, v in customers.items()})
+    first_home, _ = _lookup(owner, given_home)
     rows["customer"] = owner
-    rows["home_country"] = [
-        (accounts[a][1] or "")
-        if a in accounts
-        else ((customers[o][0] or "") if o in customers else given_home.get(o, ""))
-        for a, o in zip(account, owner)
-    ]
+    rows["home_country"] = np.where(
+        known_account, stored_home, np.where(known_customer, customer_home, first_home)
+    )
     cps = rows["counterparty"].fillna("").to_numpy(dtype=object)
     known = _values_by_key(Counterparty, "identifier", [c for c in pd.unique(cps) if c], "country")
+    stored_country, known_cp = _lookup(cps, {c: v[0] for c, v in known.items()})
     given_country = _first_per_key(
         cps, rows["counterparty_country"].fillna("").to_numpy(dtype=object)
     )
-    rows["counterparty_country"] = [
-        (known[c][0] or "") if c in known else given_country.get(c, "") for c in cps
-    ]
+    first_country, _ = _lookup(cps, given_country)
+    rows["counterparty_country"] = np.where(known_cp, stored_country, first_country)
     return rows
+
+
+def _history_ids_postgresql(account_pks: list[int], counterparty_pks: list[int]) -> list[int]:
+    """Ids of the stored transactions of these accounts or counterparties: an index probe
+    per key (OFFSET 0 keeps each probe a nested loop), whatever the table's size."""
+    table = connection.ops.quote_name(Transaction._meta.db_table)
+    sql = (
+        "SELECT x.id FROM unnest(%s::bigint[]) AS a(id) CROSS JOIN LATERAL "  # noqa: S608
+        f"(SELECT t.id FROM {table} t WHERE t.account_id = a.id OFFSET 0) x "
+        "UNION SELECT y.id FROM unnest(%s::bigint[]) AS c(id) CROSS JOIN LATERAL "
+        f"(SELECT t.id FROM {table} t WHERE t.counterparty_id = c.id OFFSET 0) y"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [account_pks, counterparty_pks])
+        return [row[0] for row in cursor.fetchall()]
 
 
 def stored_history(rows: pd.DataFrame) -> pd.DataFrame:
@@ -139,9 +162,8 @@ def stored_history(rows: pd.DataFrame) -> pd.DataFrame:
     if not account_pks and not cp_pks:
         return transactions_frame(Transaction.objects.none())
     if postgres:
-        condition = Q(account_id__in=RawSQL("SELECT unnest(%s::bigint[])", [account_pks])) | Q(
-            counterparty_id__in=RawSQL("SELECT unnest(%s::bigint[])", [cp_pks])
-        )
+        ids = _history_ids_postgresql(account_pks, cp_pks)
+        condition = Q(pk__in=RawSQL("SELECT unnest(%s::bigint[])", [ids]))
     else:
         condition = Q(account_id__in=account_pks) | Q(counterparty_id__in=cp_pks)
     queryset = Transaction.objects.filter(condition)
@@ -249,8 +271,9 @@ def decide_rows(
         currencies=currencies,
     )
     n = len(X)
-    reasons: list[list[str]] = [[] for _ in range(n)]
-    contributions: list[list[dict[str, Any]]] = [[] for _ in range(n)]
+    # Rows without reasons or contributions share one empty list (never changed in place).
+    reasons: list[list[str]] = [NOTHING] * n
+    contributions: list[list[dict[str, Any]]] = [NOTHING] * n
     explained = np.zeros(n, dtype=bool)
     flagged = np.flatnonzero(np.isin(batch.outcome, FLAGGED))
     for i in flagged:

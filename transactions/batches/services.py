@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -41,7 +41,7 @@ from detection.scoring.loader import get_engine
 from detection.scoring.service import STATUS_FOR_OUTCOME
 from detection.signals import scores_stored_in_bulk
 from transactions.batches import storage
-from transactions.batches.persist import batch_transaction_ids, store_scores
+from transactions.batches.persist import store_scores, store_transactions
 from transactions.batches.reading import (
     BatchInputError,
     check_csv_head,
@@ -56,7 +56,7 @@ from transactions.batches.scoring import (
     decide_rows,
     features_against_history,
 )
-from transactions.bulk_load import bulk_load_frame, ensure_entities, key_ids
+from transactions.bulk_load import ensure_entities, key_ids
 from transactions.choices import BatchFormat, BatchMode, BatchSource, BatchStatus, ChunkStatus
 from transactions.csv_reader import CsvFormatError
 from transactions.csv_schema import ColumnMapping
@@ -281,7 +281,12 @@ def import_batch_prepare(*, batch_id: int, progress: Progress | None = None) -> 
     duplicate = rows["id"].isin(stored).to_numpy()
     rows = rows.loc[~duplicate].reset_index(drop=True)
     if len(rows):
-        ensure_entities(_entity_rows(rows))
+        entities = ensure_entities(_entity_rows(rows))
+        # the chunks insert their transactions without looking their entities up again
+        rows["account_id"] = rows["account"].map(entities.account_ids).astype(np.int64)
+        rows["counterparty_id"] = (
+            rows["counterparty"].map(entities.counterparty_ids).astype("Int64")
+        )
     timings["entities_seconds"] = time.perf_counter() - t0
 
     X = None
@@ -338,7 +343,10 @@ def import_chunk_process(*, chunk_id: int) -> ChunkResult:
     it was the last one. A chunk already done is skipped."""
     with transaction.atomic():
         chunk = (
-            ImportBatchChunk.objects.select_for_update().select_related("batch").get(pk=chunk_id)
+            # Lock the chunk row only: chunks of the same batch run at the same time.
+            ImportBatchChunk.objects.select_for_update(of=("self",))
+            .select_related("batch")
+            .get(pk=chunk_id)
         )
         batch = chunk.batch
         if chunk.status == ChunkStatus.DONE or batch.status != BatchStatus.RUNNING:
@@ -349,6 +357,7 @@ def import_chunk_process(*, chunk_id: int) -> ChunkResult:
 
 
 def _process_chunk(batch: ImportBatch, chunk: ImportBatchChunk) -> ChunkResult:
+    started = time.perf_counter()
     if connection.vendor == "postgresql":
         # The chunk commits without waiting for the WAL flush: a database crash can lose
         # the last chunks committed (never part of one); they are then not marked done
@@ -372,16 +381,13 @@ def _process_chunk(batch: ImportBatch, chunk: ImportBatchChunk) -> ChunkResult:
     # Rows were checked for stored ids when the batch was prepared: copy them straight in
     # (an id stored since then is skipped, and is not this batch's: a duplicate).
     t0 = time.perf_counter()
-    bulk_load_frame(rows, import_batch_id=batch.pk, known_new=True)
-    ours = batch_transaction_ids(batch_id=batch.pk, external_ids=rows["id"].tolist())
-    inserted = len(ours)
+    positions, txn_ids = store_transactions(rows=rows, batch_id=batch.pk)
+    inserted = len(positions)
     timings["import_seconds"] = time.perf_counter() - t0
 
     n_scored = n_flagged = 0
     if scored is not None and inserted:
         t0 = time.perf_counter()
-        positions = np.flatnonzero(rows["id"].isin(ours).to_numpy())
-        txn_ids = np.array([ours[i] for i in rows["id"].iloc[positions].tolist()], np.int64)
         flagged = store_scores(
             transaction_ids=txn_ids,
             scored=scored,
@@ -398,12 +404,20 @@ def _process_chunk(batch: ImportBatch, chunk: ImportBatchChunk) -> ChunkResult:
             scores_stored_in_bulk.send(sender=TransactionScore, score_ids=list(flagged.values()))
             timings["flagged_receivers_seconds"] = time.perf_counter() - t0
 
+    if connection.vendor == "postgresql":
+        # Check the deferred foreign keys of the rows stored now, before the batch row is
+        # updated below: other chunks wait for that row only while this one commits.
+        t0 = time.perf_counter()
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        timings["constraints_seconds"] = time.perf_counter() - t0
     duplicates = chunk.row_count - inserted
     chunk.status = ChunkStatus.DONE
     chunk.rows_imported = inserted
     chunk.rows_duplicate = duplicates
     chunk.rows_scored = n_scored
     chunk.rows_flagged = n_flagged
+    timings["chunk_seconds"] = time.perf_counter() - started
     chunk.timings = {k: round(v, 4) for k, v in timings.items()}
     chunk.finished_at = timezone.now()
     chunk.save()
@@ -501,11 +515,36 @@ def import_batches_resume(*, stalled_for: timedelta | None = None) -> list[int]:
     return ids
 
 
+def _chunk_in_worker_process(chunk_id: int) -> None:
+    import_chunk_process(chunk_id=chunk_id)
+
+
+def _run_chunks_in_processes(
+    chunk_ids: list[int], workers: int, say: Progress, *, scores: bool
+) -> None:
+    """Process the chunks in `workers` forked processes, each with its own database
+    connection, as that many Celery (prefork) workers would. When the batch is scored, the
+    scoring engine is loaded and warmed up first: the processes inherit it."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from detection.scoring.service import scoring_warm_up
+
+    if scores:
+        scoring_warm_up()
+    connections.close_all()  # never share a connection with the forked processes
+    context = multiprocessing.get_context("fork")
+    total = len(chunk_ids)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        for number, _ in enumerate(pool.map(_chunk_in_worker_process, chunk_ids), start=1):
+            say(f"chunk {number}/{total} done")
+
+
 def import_batch_run(
     *, batch_id: int, progress: Progress | None = None, workers: int = 1
 ) -> ImportBatch:
     """Run a whole batch in this process (the management commands), with the services the
-    workers run. `workers` > 1 processes that many chunks at once, each in its own thread
+    workers run. `workers` > 1 processes that many chunks at once, each in its own process
     and database connection, as that many Celery workers would (PostgreSQL only; SQLite
     takes one writer at a time)."""
     say = progress or (lambda message: None)
@@ -517,19 +556,8 @@ def import_batch_run(
     )
     total = len(chunk_ids)
     if workers > 1 and connection.vendor == "postgresql" and total > 1:
-        from concurrent.futures import ThreadPoolExecutor
-
-        from django.db import connections
-
-        def run_chunk(chunk_id: int) -> None:
-            try:
-                import_chunk_process(chunk_id=chunk_id)
-            finally:
-                connections.close_all()  # this thread's connection
-
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            for number, _ in enumerate(pool.map(run_chunk, chunk_ids), start=1):
-                say(f"chunk {number}/{total} done")
+        scores = ImportBatch.objects.get(pk=batch_id).mode == BatchMode.SCORE
+        _run_chunks_in_processes(chunk_ids, min(workers, total), say, scores=scores)
     else:
         for number, chunk_id in enumerate(chunk_ids, start=1):
             import_chunk_process(chunk_id=chunk_id)
