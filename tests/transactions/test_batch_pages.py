@@ -7,8 +7,6 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from detection.rules.cache import invalidate_rule_set
-from detection.scoring.loader import reset_engine
 from secureflow.core import roles
 from transactions.batches.services import (
     import_batch_create,
@@ -31,15 +29,7 @@ BURST = "".join(
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
-@pytest.fixture(autouse=True)
-def batch_settings(settings, tmp_path):
-    settings.SECUREFLOW_BATCH_DIR = tmp_path / "batches"
-    settings.SECUREFLOW_MODEL_DIR = tmp_path / "models"
-    reset_engine()
-    invalidate_rule_set()
-    yield settings
-    reset_engine()
-    invalidate_rule_set()
+pytestmark = pytest.mark.usefixtures("batch_settings")
 
 
 @pytest.fixture

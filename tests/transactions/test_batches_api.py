@@ -10,8 +10,6 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from detection.rules.cache import invalidate_rule_set
-from detection.scoring.loader import reset_engine
 from secureflow.core import roles
 from transactions.batches.services import (
     import_batch_prepare,
@@ -36,15 +34,7 @@ BAD_ROWS = (
 )
 
 
-@pytest.fixture(autouse=True)
-def batch_settings(settings, tmp_path):
-    settings.SECUREFLOW_BATCH_DIR = tmp_path / "batches"
-    settings.SECUREFLOW_MODEL_DIR = tmp_path / "models"
-    reset_engine()
-    invalidate_rule_set()
-    yield settings
-    reset_engine()
-    invalidate_rule_set()
+pytestmark = pytest.mark.usefixtures("batch_settings")
 
 
 def client_for(user) -> APIClient:

@@ -11,22 +11,11 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from detection.models import TransactionScore
-from detection.rules.cache import invalidate_rule_set
-from detection.scoring.loader import reset_engine
 from transactions.bulk_load import bulk_load_frame
 from transactions.demo_data import generate_demo_bank, write_canonical_csv
 from transactions.models import ImportBatch, Transaction
 
-
-@pytest.fixture(autouse=True)
-def batch_settings(settings, tmp_path):
-    settings.SECUREFLOW_BATCH_DIR = tmp_path / "batches"
-    settings.SECUREFLOW_MODEL_DIR = tmp_path / "models"
-    reset_engine()
-    invalidate_rule_set()
-    yield settings
-    reset_engine()
-    invalidate_rule_set()
+pytestmark = pytest.mark.usefixtures("batch_settings")
 
 
 @pytest.fixture

@@ -9,8 +9,6 @@ import pytest
 from django.db import connection, connections
 
 from detection.models import TransactionScore
-from detection.rules.cache import invalidate_rule_set
-from detection.scoring.loader import reset_engine
 from tests.conftest import require
 from transactions.batches import services
 from transactions.batches.services import (
@@ -25,15 +23,7 @@ from transactions.models import Account, Customer, ImportBatch, ImportBatchChunk
 HEADER = "id,timestamp,customer,account,counterparty,amount,currency,transfer_type,country,channel"
 
 
-@pytest.fixture(autouse=True)
-def batch_settings(settings, tmp_path):
-    settings.SECUREFLOW_BATCH_DIR = tmp_path / "batches"
-    settings.SECUREFLOW_MODEL_DIR = tmp_path / "models"
-    reset_engine()
-    invalidate_rule_set()
-    yield settings
-    reset_engine()
-    invalidate_rule_set()
+pytestmark = pytest.mark.usefixtures("batch_settings")
 
 
 def csv_text(prefix: str, rows: int) -> bytes:

@@ -13,8 +13,6 @@ from django.utils import timezone
 
 from detection.features.realtime import features_for_transaction
 from detection.models import TransactionScore
-from detection.rules.cache import invalidate_rule_set
-from detection.scoring.loader import reset_engine
 from detection.signals import scores_stored_in_bulk
 from transactions.batches.reading import BatchInputError
 from transactions.batches.scoring import attach_entity_attributes, features_against_history
@@ -34,15 +32,7 @@ from transactions.models import ImportBatch, ImportBatchChunk, Transaction
 HEADER = "id,timestamp,customer,account,counterparty,amount,currency,transfer_type,country,channel"
 
 
-@pytest.fixture(autouse=True)
-def batch_settings(settings, tmp_path):
-    settings.SECUREFLOW_BATCH_DIR = tmp_path / "batches"
-    settings.SECUREFLOW_MODEL_DIR = tmp_path / "models"
-    reset_engine()
-    invalidate_rule_set()
-    yield settings
-    reset_engine()
-    invalidate_rule_set()
+pytestmark = pytest.mark.usefixtures("batch_settings")
 
 
 def run(content, **kwargs) -> ImportBatch:
