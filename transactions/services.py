@@ -24,7 +24,7 @@ from detection.scoring.service import (
     transaction_score_stored,
 )
 from secureflow.core.prepared import PreparedStatement
-from secureflow.core.row_insert import mark_saved, row_values
+from secureflow.core.row_insert import insert_columns, mark_saved, row_values
 from transactions.models import Account, Counterparty, Customer, Transaction
 
 CENT = Decimal("0.01")
@@ -282,40 +282,27 @@ def _insert_new(txn: Transaction) -> bool:
 
 
 _insert_statements: dict[str, PreparedStatement] = {}
+_SCORE_LINK = "transaction_id"  # filled from the inserted transaction's id
 
 
 def _insert_with_score_postgresql(txn: Transaction, score: TransactionScore) -> bool:
     """Insert `txn` and its `score` in one statement; False (nothing stored) when the
     transaction's id or Idempotency-Key is already stored (ON CONFLICT DO NOTHING: no
     savepoint round trips)."""
-    txn_fields = [f for f in Transaction._meta.concrete_fields if not f.primary_key]
-    score_fields = [
-        f
-        for f in TransactionScore._meta.concrete_fields
-        if not f.primary_key and f.attname != "transaction_id"
-    ]
     statement = _insert_statements.get("txn_score")
     if statement is None:
-        quote = connection.ops.quote_name
-        txn_columns = ", ".join(quote(f.column) for f in txn_fields)
-        txn_values = ", ".join(f"%(t{i})s" for i in range(len(txn_fields)))
-        score_columns = ", ".join(quote(f.column) for f in score_fields)
-        score_values = ", ".join(f"%(s{i})s" for i in range(len(score_fields)))
-        link = quote(TransactionScore._meta.get_field("transaction").column)
+        link = connection.ops.quote_name(TransactionScore._meta.get_field("transaction").column)
+        txn_columns, txn_values = insert_columns(Transaction, prefix="t")
+        columns, values = insert_columns(TransactionScore, prefix="s", exclude=(_SCORE_LINK,))
         statement = _insert_statements["txn_score"] = PreparedStatement(
             "secureflow_insert_transaction_score",
             f"WITH t AS (INSERT INTO {_table(Transaction)} ({txn_columns}) "  # noqa: S608 - names from the models
             f"VALUES ({txn_values}) ON CONFLICT DO NOTHING RETURNING id) "
-            f"INSERT INTO {_table(TransactionScore)} ({link}, {score_columns}) "
-            f"SELECT t.id, {score_values} FROM t RETURNING {link}, id",
+            f"INSERT INTO {_table(TransactionScore)} ({link}, {columns}) "
+            f"SELECT t.id, {values} FROM t RETURNING {link}, id",
         )
     params = row_values(txn, prefix="t")
-    params.update(
-        {
-            f"s{i}": f.get_db_prep_save(f.pre_save(score, True), connection)
-            for i, f in enumerate(score_fields)
-        }
-    )
+    params.update(row_values(score, prefix="s", exclude=(_SCORE_LINK,)))
     with connection.cursor() as cursor:
         statement.execute(cursor, params)
         row = cursor.fetchone()

@@ -59,9 +59,8 @@ def _ordered(params: Mapping[str, Any], order: Sequence[str]) -> list[Any]:
 def _prepared_names(cursor: CursorWrapper) -> set[str]:
     """The statements prepared in this cursor's database session."""
     wrapper = cursor.db
-    raw = wrapper.connection
-    session = (id(raw), raw.info.backend_pid)
+    raw = wrapper.connection  # a new session is a new connection object
     known = getattr(wrapper, "_secureflow_prepared", None)
-    if known is None or known[0] != session:
-        known = wrapper._secureflow_prepared = (session, set())
+    if known is None or known[0] is not raw:
+        known = wrapper._secureflow_prepared = (raw, set())
     return known[1]

@@ -15,17 +15,32 @@ from secureflow.core.prepared import PreparedStatement
 _statements: dict[tuple[type[Model], bool], PreparedStatement] = {}
 
 
-def _fields(model: type[Model]) -> list[Any]:
-    return [field for field in model._meta.concrete_fields if not field.primary_key]
+def insert_fields(model: type[Model], *, exclude: tuple[str, ...] = ()) -> list[Any]:
+    """The columns an INSERT of `model` writes (not the primary key, not `exclude`)."""
+    return [
+        field
+        for field in model._meta.concrete_fields
+        if not field.primary_key and field.attname not in exclude
+    ]
+
+
+def insert_columns(
+    model: type[Model], *, prefix: str, exclude: tuple[str, ...] = ()
+) -> tuple[str, str]:
+    """("col, ...", "%(prefix0)s, ...") for an INSERT of `model`: its column list and its
+    value placeholders, named as `row_values` names the values."""
+    fields = insert_fields(model, exclude=exclude)
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in fields)
+    values = ", ".join(f"%({prefix}{i})s" for i in range(len(fields)))
+    return columns, values
 
 
 def _statement(model: type[Model], ignore_conflicts: bool) -> PreparedStatement:
     statement = _statements.get((model, ignore_conflicts))
     if statement is None:
         quote = connection.ops.quote_name
-        fields = _fields(model)
-        columns = ", ".join(quote(field.column) for field in fields)
-        values = ", ".join(f"%(v{i})s" for i in range(len(fields)))
+        columns, values = insert_columns(model, prefix="v")
         conflict = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
         statement = _statements[(model, ignore_conflicts)] = PreparedStatement(
             f"secureflow_insert_{model._meta.db_table}{'_ignore' if ignore_conflicts else ''}",
@@ -35,11 +50,13 @@ def _statement(model: type[Model], ignore_conflicts: bool) -> PreparedStatement:
     return statement
 
 
-def row_values(instance: Model, *, prefix: str = "v") -> dict[str, Any]:
+def row_values(
+    instance: Model, *, prefix: str = "v", exclude: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """The instance's column values as the database takes them, named {prefix}0, {prefix}1..."""
     return {
         f"{prefix}{i}": field.get_db_prep_save(field.pre_save(instance, True), connection)
-        for i, field in enumerate(_fields(type(instance)))
+        for i, field in enumerate(insert_fields(type(instance), exclude=exclude))
     }
 
 
