@@ -11,6 +11,7 @@ fresh audience each time (`alert_audience`); 0 turns the cache off.
 import threading
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from django.conf import settings
@@ -31,12 +32,12 @@ class AlertAudience:
     rules: tuple[AlertRule, ...]
     group_emails: dict[int, list[tuple[int, str]]]
 
-    @property
+    @cached_property
     def lowest_min_risk(self) -> float:
         """The lowest risk any subscription or rule asks for (2.0 when there are none)."""
         return min((f.min_risk for f in (*self.subscriptions, *self.rules)), default=2.0)
 
-    @property
+    @cached_property
     def wants_blocks(self) -> bool:
         return any(f.include_blocked for f in (*self.subscriptions, *self.rules))
 
