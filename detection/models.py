@@ -210,6 +210,30 @@ class TransactionScore(models.Model):
         return self.version_set.versions.all()
 
 
+class AccountFeatureSummary(models.Model):
+    """One account's feature history in summary form (detection/features/summaries.py):
+    the running aggregates and the last 24 hours of transactions, kept up to date by
+    every real-time decision so that the next one need not read the whole history.
+
+    It says which stored transactions it covers by their count and the sum of their ids;
+    when the account's stored transactions no longer give the same two figures (a batch
+    import, a deletion), the summary is ignored and rebuilt from the history."""
+
+    account = models.OneToOneField(
+        "transactions.Account",
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="feature_summary",
+    )
+    transaction_count = models.BigIntegerField()
+    transaction_id_sum = models.DecimalField(max_digits=38, decimal_places=0)
+    state = models.TextField(help_text="JSON: format, time zone, home country, aggregates.")
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"Feature summary of account {self.account_id} ({self.transaction_count} txns)"
+
+
 class RetrainingTrigger(models.TextChoices):
     SCHEDULE = "schedule", "Schedule"
     MANUAL = "manual", "Command line"

@@ -39,19 +39,21 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
 @pytest.fixture(autouse=True)
 def _fresh_process_caches() -> Iterator[None]:
     """Each test starts and ends with empty in-process caches of tokens, alert audiences,
-    model version sets and the scoring engine: a test's rolled-back rows change what they
-    hold without any signal (a model version gone within the engine's 5 s check), which a
-    running server never sees."""
+    model version sets, the scoring engine and rate-limit leases: a test's rolled-back rows
+    change what they hold without any signal (a model version gone within the engine's 5 s
+    check), which a running server never sees."""
     from alerts.audience import alert_audience_forget
     from detection.scoring.loader import reset_engine
     from detection.scoring.version_sets import clear_version_set_cache
     from secureflow.core.authentication import token_cache_clear
+    from secureflow.core.throttles import leases
 
     def forget() -> None:
         alert_audience_forget()
         token_cache_clear()
         reset_engine()
         clear_version_set_cache()
+        leases.clear()
 
     forget()
     yield

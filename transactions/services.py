@@ -14,10 +14,12 @@ from django.db import transaction as db_transaction
 from django.db.models import Model, Q
 from django.utils import timezone
 
-from detection.models import TransactionScore
+from detection.features.realtime import feature_txn
+from detection.features.summaries import SummaryWrite, summary_after
+from detection.models import AccountFeatureSummary, TransactionScore
 from detection.scoring.service import (
     STATUS_FOR_OUTCOME,
-    decision_for_transaction,
+    decision_for_new_transaction,
     transaction_score,
     transaction_score_build,
     transaction_score_create,
@@ -283,28 +285,57 @@ def _insert_new(txn: Transaction) -> bool:
 
 _insert_statements: dict[str, PreparedStatement] = {}
 _SCORE_LINK = "transaction_id"  # filled from the inserted transaction's id
+# The account's next feature summary, stored with the transaction (its id sum needs the
+# new transaction's id) and only when the transaction is.
+_SUMMARY_UPSERT = """
+, f AS (INSERT INTO {summary} (account_id, transaction_count, transaction_id_sum, state,
+                               updated_at)
+        SELECT %(f_account)s, %(f_count)s, %(f_id_sum)s + t.id, %(f_state)s, %(f_updated)s
+          FROM t
+        ON CONFLICT (account_id) DO UPDATE
+           SET transaction_count = EXCLUDED.transaction_count,
+               transaction_id_sum = EXCLUDED.transaction_id_sum,
+               state = EXCLUDED.state, updated_at = EXCLUDED.updated_at)"""
 
 
-def _insert_with_score_postgresql(txn: Transaction, score: TransactionScore) -> bool:
-    """Insert `txn` and its `score` in one statement; False (nothing stored) when the
-    transaction's id or Idempotency-Key is already stored (ON CONFLICT DO NOTHING: no
-    savepoint round trips)."""
-    statement = _insert_statements.get("txn_score")
+def _insert_statement(with_summary: bool) -> PreparedStatement:
+    key = "txn_score_summary" if with_summary else "txn_score"
+    statement = _insert_statements.get(key)
     if statement is None:
         link = connection.ops.quote_name(TransactionScore._meta.get_field("transaction").column)
         txn_columns, txn_values = insert_columns(Transaction, prefix="t")
         columns, values = insert_columns(TransactionScore, prefix="s", exclude=(_SCORE_LINK,))
-        statement = _insert_statements["txn_score"] = PreparedStatement(
-            "secureflow_insert_transaction_score",
+        summary = (
+            _SUMMARY_UPSERT.format(summary=_table(AccountFeatureSummary)) if with_summary else ""
+        )
+        statement = _insert_statements[key] = PreparedStatement(
+            f"secureflow_insert_{key}",
             f"WITH t AS (INSERT INTO {_table(Transaction)} ({txn_columns}) "  # noqa: S608 - names from the models
-            f"VALUES ({txn_values}) ON CONFLICT DO NOTHING RETURNING id) "
+            f"VALUES ({txn_values}) ON CONFLICT DO NOTHING RETURNING id){summary} "
             f"INSERT INTO {_table(TransactionScore)} ({link}, {columns}) "
             f"SELECT t.id, {values} FROM t RETURNING {link}, id",
         )
+    return statement
+
+
+def _insert_with_score_postgresql(
+    txn: Transaction, score: TransactionScore, summary: SummaryWrite | None = None
+) -> bool:
+    """Insert `txn` and its `score` (and the account's next feature `summary`) in one
+    statement; False (nothing stored) when the transaction's id or Idempotency-Key is
+    already stored (ON CONFLICT DO NOTHING: no savepoint round trips)."""
     params = row_values(txn, prefix="t")
     params.update(row_values(score, prefix="s", exclude=(_SCORE_LINK,)))
+    if summary is not None:
+        params.update(
+            f_account=txn.account_id,
+            f_count=summary.transaction_count,
+            f_id_sum=summary.id_sum_before,
+            f_state=summary.state,
+            f_updated=txn.received_at,
+        )
     with connection.cursor() as cursor:
-        statement.execute(cursor, params)
+        _insert_statement(summary is not None).execute(cursor, params)
         row = cursor.fetchone()
     if row is None:
         return False
@@ -368,11 +399,12 @@ def transaction_submit(
         idempotency_key=idempotency_key or None,
         request_fingerprint=fingerprint,
     )
-    decision, features = decision_for_transaction(txn)
+    decision, features, state = decision_for_new_transaction(txn)
     txn.status = STATUS_FOR_OUTCOME[decision.outcome]
     if connection.vendor == "postgresql":  # the hot path: both rows in one statement
         score = transaction_score_build(txn=txn, decision=decision, features=features)
-        if _insert_with_score_postgresql(txn, score):
+        summary = summary_after(state, feature_txn(txn)) if state is not None else None
+        if _insert_with_score_postgresql(txn, score, summary):
             return txn, transaction_score_stored(score=score, decision=decision), True
         stored = False
     else:

@@ -197,10 +197,20 @@ class CounterpartyCounts:
 
 
 class AccountHistory:
-    """One account's prior transactions and running aggregates."""
+    """One account's prior transactions and running aggregates.
+
+    `times`, `running_sums` and `counterparties` may hold only the newest transactions
+    (`trim`): `offset` counts the ones dropped from the front, `running_sums[k]` is then
+    the sum of the first `offset + k` amounts, and `dropped_until` is the newest dropped
+    time. Such a history gives exact features for transactions at or after its newest one
+    (every dropped transaction is outside the 24-hour window); `first_time` is the first
+    transaction's time whatever was dropped."""
 
     __slots__ = (
         "tz",
+        "offset",
+        "dropped_until",
+        "first_time",
         "times",
         "running_sums",
         "counterparties",
@@ -222,6 +232,9 @@ class AccountHistory:
 
     def __init__(self, *, tz: str | tzinfo | None = None) -> None:
         self.tz = zone(bank_time_zone(tz)) if tz is None or isinstance(tz, str) else tz
+        self.offset = 0
+        self.dropped_until: int | None = None
+        self.first_time = 0
         self.times: list[int] = []
         self.running_sums: list[float] = [0.0]  # running_sums[k] = sum of the first k amounts
         self.counterparties: list[str] = []
@@ -255,14 +268,18 @@ class AccountHistory:
         n = self.count
         times = self.times
         sums = self.running_sums
+        if self.dropped_until is not None and self.dropped_until > t - WINDOW_24H_NS:
+            raise ValueError("a trimmed history cannot score a transaction this early")
+        # list positions are absolute positions minus offset
+        held = n + 1 - self.offset
 
         # velocity
-        out[I_V30] = n + 1 - bisect_right(times, t - WINDOW_30S_NS)
-        out[I_V10M] = n + 1 - bisect_right(times, t - WINDOW_10M_NS)
-        out[I_V1H] = n + 1 - bisect_right(times, t - WINDOW_1H_NS)
+        out[I_V30] = held - bisect_right(times, t - WINDOW_30S_NS)
+        out[I_V10M] = held - bisect_right(times, t - WINDOW_10M_NS)
+        out[I_V1H] = held - bisect_right(times, t - WINDOW_1H_NS)
         left = bisect_right(times, t - WINDOW_24H_NS)
-        out[I_V24H] = n + 1 - left
-        total = sums[n]
+        out[I_V24H] = held - left
+        total = sums[-1]
         out[_I["velocity_amount_sum_24h"]] = (total + amount) - sums[left]
         cps = {c for c in self.counterparties[left:] if c}
         if txn.counterparty:
@@ -316,7 +333,7 @@ class AccountHistory:
             out[_I["month_to_date_count"]] = 1
         out[_I["month_to_date_amount"]] = month_to_date
         if n:
-            typical = total / max(1.0, (t - times[0]) / MONTH_NS)
+            typical = total / max(1.0, (t - self.first_time) / MONTH_NS)
             out[_I["month_to_date_ratio_to_typical"]] = month_to_date / max(typical, AMOUNT_FLOOR)
         else:
             out[_I["month_to_date_ratio_to_typical"]] = 1.0
@@ -374,6 +391,7 @@ class AccountHistory:
             raise ValueError("transactions must be appended in time order")
         if self.count == 0:
             self.first_amount = amount
+            self.first_time = t
         shifted = amount - self.first_amount
         home = home_country or self.mode_country
         if country and home and country != home:
@@ -464,6 +482,7 @@ class AccountHistory:
         self.counterparties.extend(counterparties)
         self.count = len(times)
         self.first_amount = first_amount
+        self.first_time = times[0]
         self.s1, self.s2, self.max_amount = s1, s2, max_amount
         self.international_count = international
         self.mode_country, self.mode_count = mode_country, mode_count
@@ -477,6 +496,8 @@ class AccountHistory:
         times = self.times
         if not times:
             return
+        if self.offset:
+            raise ValueError("recount_month needs the whole history")
         tz = self.tz
         last = month_index_of_day(local_ns(times[-1], tz) // DAY_NS)
         start = len(times) - 1
@@ -488,6 +509,81 @@ class AccountHistory:
         self.month = last
         self.month_sum = total
         self.month_count = len(times) - start
+
+    def trim(self) -> None:
+        """Keep only the transactions that a later transaction's features can still see one
+        by one (those of the 24 hours up to the newest, and always the newest); the
+        aggregates keep counting the others."""
+        times = self.times
+        if not times:
+            return
+        drop = bisect_right(times, times[-1] - WINDOW_24H_NS)
+        drop = min(drop, len(times) - 1)
+        if drop <= 0:
+            return
+        self.dropped_until = times[drop - 1]
+        self.offset += drop
+        del times[:drop]
+        del self.running_sums[:drop]
+        del self.counterparties[:drop]
+
+    def to_summary(self) -> dict:
+        """Everything this history holds, trimmed, as JSON-ready values (floats round-trip
+        exactly through JSON); `from_summary` rebuilds it."""
+        self.trim()
+        return {
+            "offset": self.offset,
+            "dropped_until": self.dropped_until,
+            "first_time": self.first_time,
+            "times": self.times,
+            "running_sums": self.running_sums,
+            "counterparties": self.counterparties,
+            "count": self.count,
+            "first_amount": self.first_amount,
+            "s1": self.s1,
+            "s2": self.s2,
+            "max_amount": self.max_amount,
+            "month": self.month,
+            "month_sum": self.month_sum,
+            "month_count": self.month_count,
+            "country_counts": self.country_counts,
+            "mode_country": self.mode_country,
+            "mode_count": self.mode_count,
+            "international_count": self.international_count,
+            "seen_counterparties": sorted(self.seen_counterparties),
+            "seen_channels": sorted(self.seen_channels),
+        }
+
+    @classmethod
+    def from_summary(cls, values: dict, *, tz: str | tzinfo | None = None) -> "AccountHistory":
+        history = cls(tz=tz)
+        for name in _SUMMARY_LISTS_AND_SCALARS:
+            setattr(history, name, values[name])
+        history.seen_counterparties = set(values["seen_counterparties"])
+        history.seen_channels = set(values["seen_channels"])
+        return history
+
+
+_SUMMARY_LISTS_AND_SCALARS = (
+    "offset",
+    "dropped_until",
+    "first_time",
+    "times",
+    "running_sums",
+    "counterparties",
+    "count",
+    "first_amount",
+    "s1",
+    "s2",
+    "max_amount",
+    "month",
+    "month_sum",
+    "month_count",
+    "country_counts",
+    "mode_country",
+    "mode_count",
+    "international_count",
+)
 
 
 class FeatureState:

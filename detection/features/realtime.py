@@ -10,6 +10,7 @@ Fraud labels on a counterparty's transactions come from feedback labels (known a
 (`source_label`, known at transaction time + the label delay).
 """
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -17,6 +18,7 @@ import numpy as np
 from django.db import connection
 from django.db.models import Q
 
+from detection.features import summaries
 from detection.features.clock import (
     bank_time_zone,
     datetime_to_ns,
@@ -31,6 +33,7 @@ from detection.features.history import (
     FeatureTxn,
 )
 from detection.features.spec import COUNTERPARTY_WINDOW_NS, DEFAULT_LABEL_DELAY_DAYS
+from detection.models import AccountFeatureSummary
 from secureflow.core.prepared import PreparedStatement
 from transactions.models import Account, Counterparty, Transaction
 
@@ -231,18 +234,21 @@ def load_counterparty_state(
 #      b = the matured ones (old enough for a label to be known), c = distinct other
 #      accounts that paid it in the last 7 days;
 #   3  feedback labels on its prior transactions: a = known-at µs, b = transaction id,
-#      c = label id, flag = is fraud.
+#      c = label id, flag = is fraud;
+#   4  (new transactions only) the account's stored transactions: a = their count, b = the
+#      sum of their ids, identifier = the account's feature summary when it covers exactly
+#      those; rows 0 are then left out.
 # Counting in the database keeps a popular counterparty (thousands of payments a week)
 # from sending every row to Python. Times come as epoch microseconds (exact: extract() is
 # numeric) and amounts as float8 (numeric -> float8 rounds to the nearest double, as
 # float(Decimal) does), so that no datetime or Decimal is built per row. Raw SQL, run as a
 # prepared statement; the ORM functions above stay the reference (the tests compare both).
-_PG_FEATURE_SQL = """
+_PG_ACCOUNT_ROWS_SQL = """
 SELECT 0, (extract(epoch FROM t.occurred_at) * 1000000)::bigint, t.id, NULL::bigint,
        t.amount::float8, t.country, t.channel, c.identifier, NULL::boolean
   FROM {txn} t LEFT JOIN {cp} c ON c.id = t.counterparty_id
- WHERE t.account_id = %(account)s AND {before}
-UNION ALL
+ WHERE t.account_id = %(account)s AND {before}"""
+_PG_COUNTERPARTY_SQL = """
 SELECT 1, (extract(epoch FROM t.occurred_at) * 1000000)::bigint, t.id, NULL, NULL, NULL,
        NULL, NULL, NULL
   FROM {txn} t
@@ -260,6 +266,32 @@ SELECT 3, (extract(epoch FROM f.known_at) * 1000000)::bigint, f.transaction_id, 
   FROM {label} f JOIN {txn} t ON t.id = f.transaction_id
  WHERE %(feedback)s AND t.counterparty_id = %(counterparty)s AND {before}
 """
+_PG_FEATURE_SQL = _PG_ACCOUNT_ROWS_SQL + "\nUNION ALL" + _PG_COUNTERPARTY_SQL
+# A new transaction (after every stored one of its account): the summary when it covers
+# the stored transactions, else the rows.
+_PG_SUMMARY_HEAD = """
+WITH live AS (
+    SELECT count(*) AS n, coalesce(sum(t.id), 0) AS ids
+      FROM {txn} t
+     WHERE t.account_id = %(account)s AND {before}
+), summary AS (
+    SELECT s.state
+      FROM {summary} s, live
+     WHERE s.account_id = %(account)s AND s.transaction_count = live.n
+       AND s.transaction_id_sum = live.ids
+)
+SELECT 4, live.n, live.ids::bigint, NULL::bigint, NULL::float8, NULL::text, NULL::text,
+       (SELECT state FROM summary), NULL::boolean
+  FROM live
+UNION ALL"""
+_PG_SUMMARY_SQL = "".join(
+    (
+        _PG_SUMMARY_HEAD,
+        _PG_ACCOUNT_ROWS_SQL,
+        " AND NOT EXISTS (SELECT 1 FROM summary)\nUNION ALL",
+        _PG_COUNTERPARTY_SQL,
+    )
+)
 _PG_BEFORE = {
     "lt": "t.occurred_at < %(before)s",
     "lte": "t.occurred_at <= %(before)s",
@@ -270,75 +302,73 @@ _MICROSECOND = timedelta(microseconds=1)
 
 
 def _pg_feature_statement(kind: str) -> PreparedStatement:
+    """The feature statement for a `_PG_BEFORE` kind, or "summary" (new transactions)."""
     statement = _pg_statements.get(kind)
     if statement is None:
         from cases.models import FeedbackLabel
 
-        sql = _PG_FEATURE_SQL.format(
+        template = _PG_SUMMARY_SQL if kind == "summary" else _PG_FEATURE_SQL
+        sql = template.format(
             txn=Transaction._meta.db_table,
             cp=Counterparty._meta.db_table,
             label=FeedbackLabel._meta.db_table,
-            before=_PG_BEFORE[kind],
+            summary=AccountFeatureSummary._meta.db_table,
+            before=_PG_BEFORE["lte" if kind == "summary" else kind],
         )
         statement = _pg_statements[kind] = PreparedStatement(f"secureflow_features_{kind}", sql)
     return statement
 
 
-def _load_state_postgresql(
+@dataclass(slots=True)
+class LiveAccountState:
+    """What the features of a new transaction were built from: the account's history
+    (from its summary when that was current), the counterparty's counts, and the stored
+    transactions the history covers (their count and id sum, for the next summary)."""
+
+    history: AccountHistory
+    counterparty: CounterpartyCounts | None
+    transaction_count: int
+    transaction_id_sum: int
+    home_country: str
+    tz_name: str
+
+
+def _feature_params(
     *,
     account_id: int,
     counterparty_id: int | None,
     before: datetime,
     before_id: int | None,
-    home_country: str,
     label_delay_days: float,
     label_source: LabelSource,
-    tz: str | None,
-) -> tuple[AccountHistory, CounterpartyCounts | None]:
-    """load_account_history + the counterparty's figures for a transaction of this
-    account at `before`, in one query (PostgreSQL)."""
+) -> dict:
     delay = label_delay_ns(label_delay_days)
-    if before_id is None:
-        kind = "lt"
-    elif before_id >= UNSAVED_ID:
-        kind = "lte"
-    else:
-        kind = "tie"
-    with_data_labels = label_source in ("data", "both")
     before_ns = datetime_to_ns(before)
     # CounterpartyState.fill's cuts, at the database's microsecond resolution: matured
     # means at or before `before - delay` (with no delay: strictly before `before`);
     # the 7-day window holds the ones strictly after `before - 7 days`.
     matured_until = ns_to_datetime(before_ns - delay) if delay > 0 else before - _MICROSECOND
-    params = {
+    return {
         "account": account_id,
         "counterparty": counterparty_id,
         "before": before,
         "before_id": before_id,
         "matured_until": matured_until,
         "window_start": ns_to_datetime(before_ns - COUNTERPARTY_WINDOW_NS),
-        "data_labels": with_data_labels and counterparty_id is not None,
+        "data_labels": label_source in ("data", "both") and counterparty_id is not None,
         "feedback": label_source in ("feedback", "both") and counterparty_id is not None,
     }
+
+
+def _run_feature_statement(kind: str, params: dict) -> list[tuple]:
     with connection.cursor() as cursor:
         _pg_feature_statement(kind).execute(cursor, params)
-        rows = cursor.fetchall()
-    own: list[tuple] = []
-    data_labelled: list[tuple] = []
-    labels: list[tuple] = []
-    counts = (0, 0, 0)
-    for row in rows:
-        tag = row[0]
-        if tag == 0:
-            own.append(row)
-        elif tag == 1:
-            data_labelled.append(row)
-        elif tag == 2:
-            counts = (row[1], row[2], row[3])
-        else:
-            labels.append(row)
+        return cursor.fetchall()
 
-    history = AccountHistory(tz=zone(bank_time_zone(tz)))
+
+def _history_from_rows(own: list[tuple], *, home_country: str, tz_name: str) -> AccountHistory:
+    """An account's history from its rows 0 (any order)."""
+    history = AccountHistory(tz=zone(tz_name))
     own.sort(key=lambda r: (r[1], r[2]))
     # few distinct values per account: normalise each once (as FeatureTxn.build does)
     countries = {r[5]: "" for r in own}
@@ -353,11 +383,20 @@ def _load_state_postgresql(
         [countries[r[5]] for r in own],
         [channels[r[6]] for r in own],
         [(r[7] or "").strip() for r in own],
-        _normal_country(home_country),
+        home_country,
     )
-    if counterparty_id is None:
-        return history, None
+    return history
 
+
+def _counterparty_from_rows(
+    *,
+    data_labelled: list[tuple],
+    counts: tuple[int, int, int],
+    labels: list[tuple],
+    account_id: int,
+    before_ns: int,
+    delay: int,
+) -> CounterpartyCounts:
     known: dict[int, int] = {}
     for _, micros, txn_id, *_rest in data_labelled:
         known[txn_id] = micros * 1000 + delay
@@ -375,7 +414,7 @@ def _load_state_postgresql(
             else:
                 known.pop(txn_id, None)
     prior, matured, others = counts
-    state = CounterpartyCounts(
+    return CounterpartyCounts(
         ts=before_ns,
         sender=account_id,
         delay_ns=delay,
@@ -384,7 +423,132 @@ def _load_state_postgresql(
         distinct_other_senders=others,
         fraud_known=known.values(),
     )
-    return history, state
+
+
+def _split_rows(rows: list[tuple]) -> dict[int, list[tuple]]:
+    tagged: dict[int, list[tuple]] = {0: [], 1: [], 2: [], 3: [], 4: []}
+    for row in rows:
+        tagged[row[0]].append(row)
+    return tagged
+
+
+def _load_state_postgresql(
+    *,
+    account_id: int,
+    counterparty_id: int | None,
+    before: datetime,
+    before_id: int | None,
+    home_country: str,
+    label_delay_days: float,
+    label_source: LabelSource,
+    tz: str | None,
+) -> tuple[AccountHistory, CounterpartyCounts | None]:
+    """load_account_history + the counterparty's figures for a transaction of this
+    account at `before`, in one query (PostgreSQL)."""
+    if before_id is None:
+        kind = "lt"
+    elif before_id >= UNSAVED_ID:
+        kind = "lte"
+    else:
+        kind = "tie"
+    params = _feature_params(
+        account_id=account_id,
+        counterparty_id=counterparty_id,
+        before=before,
+        before_id=before_id,
+        label_delay_days=label_delay_days,
+        label_source=label_source,
+    )
+    tagged = _split_rows(_run_feature_statement(kind, params))
+    history = _history_from_rows(
+        tagged[0], home_country=_normal_country(home_country), tz_name=bank_time_zone(tz)
+    )
+    if counterparty_id is None:
+        return history, None
+    return history, _counterparty_from_rows(
+        data_labelled=tagged[1],
+        counts=(tagged[2][0][1], tagged[2][0][2], tagged[2][0][3]),
+        labels=tagged[3],
+        account_id=account_id,
+        before_ns=datetime_to_ns(before),
+        delay=label_delay_ns(label_delay_days),
+    )
+
+
+def load_live_state_postgresql(
+    *,
+    account_id: int,
+    counterparty_id: int | None,
+    before: datetime,
+    home_country: str,
+    label_delay_days: float,
+    label_source: LabelSource,
+    tz: str | None,
+) -> LiveAccountState:
+    """`_load_state_postgresql` for a new transaction at `before` (after every stored one
+    at that time), reading the account's summary instead of its rows when the summary
+    covers exactly the stored transactions before `before` (summaries.py)."""
+    home = _normal_country(home_country)
+    tz_name = bank_time_zone(tz)
+    params = _feature_params(
+        account_id=account_id,
+        counterparty_id=counterparty_id,
+        before=before,
+        before_id=UNSAVED_ID,
+        label_delay_days=label_delay_days,
+        label_source=label_source,
+    )
+    tagged = _split_rows(_run_feature_statement("summary", params))
+    _, count, id_sum, *_rest, summary, _flag = tagged[4][0]
+    history = None
+    if summary is not None:
+        history = summaries.decode(summary, home_country=home, tz_name=tz_name)
+        if history is None:  # another format, zone or home country: read the rows
+            tagged[0] = [row for row in _run_feature_statement("lte", params) if row[0] == 0]
+    if history is None:
+        history = _history_from_rows(tagged[0], home_country=home, tz_name=tz_name)
+    counterparty = None
+    if counterparty_id is not None:
+        counterparty = _counterparty_from_rows(
+            data_labelled=tagged[1],
+            counts=(tagged[2][0][1], tagged[2][0][2], tagged[2][0][3]),
+            labels=tagged[3],
+            account_id=account_id,
+            before_ns=datetime_to_ns(before),
+            delay=label_delay_ns(label_delay_days),
+        )
+    return LiveAccountState(history, counterparty, count, id_sum, home, tz_name)
+
+
+def features_for_new_transaction(
+    txn: Transaction,
+    *,
+    label_delay_days: float = DEFAULT_LABEL_DELAY_DAYS,
+    label_source: LabelSource = "both",
+    tz: str | None = None,
+) -> tuple[np.ndarray, LiveAccountState | None]:
+    """The features of an unsaved transaction (scored after every stored one of its
+    account), and on PostgreSQL the state they came from, from which
+    `summaries.summary_after` makes the account's next summary."""
+    if txn.pk is not None:
+        raise ValueError("features_for_new_transaction takes an unsaved transaction")
+    if connection.vendor != "postgresql":
+        return features_for_transaction(
+            txn, label_delay_days=label_delay_days, label_source=label_source, tz=tz
+        ), None
+    state = load_live_state_postgresql(
+        account_id=txn.account_id,
+        counterparty_id=txn.counterparty_id,
+        before=txn.occurred_at,
+        home_country=txn.account.customer.home_country,
+        label_delay_days=label_delay_days,
+        label_source=label_source,
+        tz=tz,
+    )
+    x = state.history.features_for(
+        feature_txn(txn), state.counterparty, label_delay_days=label_delay_days
+    )
+    return x, state
 
 
 def features_for_transaction(
@@ -398,6 +562,10 @@ def features_for_transaction(
     # an unsaved transaction comes after everything stored at the same time
     before_id = txn.pk if txn.pk is not None else UNSAVED_ID
     if connection.vendor == "postgresql":
+        if txn.pk is None:
+            return features_for_new_transaction(
+                txn, label_delay_days=label_delay_days, label_source=label_source, tz=tz
+            )[0]
         history, counterparty = _load_state_postgresql(
             account_id=txn.account_id,
             counterparty_id=txn.counterparty_id,

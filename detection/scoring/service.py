@@ -7,7 +7,11 @@ import numpy as np
 from django.db import connection
 from django.db import transaction as db_transaction
 
-from detection.features.realtime import features_for_transaction
+from detection.features.realtime import (
+    LiveAccountState,
+    features_for_new_transaction,
+    features_for_transaction,
+)
 from detection.features.spec import FEATURE_SPEC_HASH
 from detection.models import TransactionScore
 from detection.scoring.engine import Decision
@@ -34,6 +38,25 @@ def decision_for_transaction(
     (with the account row locked, that is every transaction committed before it)."""
     started = time.perf_counter()
     x = features_for_transaction(txn)
+    decision = _decide(txn, x, started=started, explain_with_shap=explain_with_shap)
+    return decision, x.tolist()
+
+
+def decision_for_new_transaction(
+    txn: Transaction,
+) -> tuple[Decision, list[float], LiveAccountState | None]:
+    """`decision_for_transaction` for an unsaved transaction, with the account state its
+    features came from (PostgreSQL; the caller stores the account's next summary with
+    the transaction, detection/features/summaries.py)."""
+    started = time.perf_counter()
+    x, state = features_for_new_transaction(txn)
+    decision = _decide(txn, x, started=started, explain_with_shap=None)
+    return decision, x.tolist(), state
+
+
+def _decide(
+    txn: Transaction, x: np.ndarray, *, started: float, explain_with_shap: bool | None
+) -> Decision:
     decision = get_engine().decide(
         x,
         amount=float(txn.amount),
@@ -42,7 +65,7 @@ def decision_for_transaction(
         explain_with_shap=explain_with_shap,
     )
     decision.latency_ms = (time.perf_counter() - started) * 1000
-    return decision, x.tolist()
+    return decision
 
 
 def _score_fields(decision: Decision, features: list[float]) -> dict[str, Any]:

@@ -15,13 +15,19 @@ from secureflow.core.prepared import PreparedStatement
 _statements: dict[tuple[type[Model], bool], PreparedStatement] = {}
 
 
+_fields: dict[tuple[type[Model], tuple[str, ...]], list[Any]] = {}
+
+
 def insert_fields(model: type[Model], *, exclude: tuple[str, ...] = ()) -> list[Any]:
     """The columns an INSERT of `model` writes (not the primary key, not `exclude`)."""
-    return [
-        field
-        for field in model._meta.concrete_fields
-        if not field.primary_key and field.attname not in exclude
-    ]
+    fields = _fields.get((model, exclude))
+    if fields is None:
+        fields = _fields[(model, exclude)] = [
+            field
+            for field in model._meta.concrete_fields
+            if not field.primary_key and field.attname not in exclude
+        ]
+    return fields
 
 
 def insert_columns(

@@ -11,13 +11,18 @@ The count is a sliding window estimated from two fixed windows (the previous win
 count weighted by how much of it still overlaps, plus the current one), so a client
 cannot double its rate at a window boundary, and the count is O(1) whatever the rate (a
 counter, not a list of timestamps). With Redis (`REDIS_URL`) the counts are shared by all
-workers and machines and each request costs one round trip (a script reads both windows
-and counts the request when it is allowed); without it each process counts on its own in
-its local cache. Rejected requests do not count.
+workers and machines: a script reads both windows and counts the request when it is
+allowed, in one round trip. For high rates a process takes a small lease at once (at most
+1/1000 of the limit, `LEASE_MAX` requests, for at most `LEASE_SECONDS`) and admits the
+next requests of that client from it without asking Redis: the limit still holds exactly
+(leased requests are counted when leased), and a client near its limit may be refused up
+to (lease - 1) requests per web process early. Without Redis each process counts on its
+own in its local cache. Rejected requests do not count.
 """
 
 import hashlib
 import math
+import threading
 import time
 import weakref
 from typing import Any
@@ -44,18 +49,27 @@ PERIODS = {
 }
 DISABLED = {"", "off", "none", "unlimited"}
 
+LEASE_SHARE = 1000  # a lease is at most this fraction (1/N) of the limit
+LEASE_MAX = 50
+LEASE_SECONDS = 1.0
+
 # KEYS: current window, previous window. ARGV: limit, weight of the previous window,
-# lifetime of a window's key. Returns {allowed (0/1), current count, previous count}.
+# lifetime of a window's key, requests wanted. Counts as many of the wanted requests as
+# fit (at least one, else none) and returns {requests granted, current count, previous
+# count}.
 _SLIDING_WINDOW_LUA = """
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 local previous = tonumber(redis.call('GET', KEYS[2]) or '0')
-if previous * tonumber(ARGV[2]) + current + 1 > tonumber(ARGV[1]) then
+local room = math.floor(tonumber(ARGV[1]) - previous * tonumber(ARGV[2]) - current)
+if room < 1 then
   return {0, current, previous}
 end
-if redis.call('INCR', KEYS[1]) == 1 then
+local granted = math.min(room, tonumber(ARGV[4]))
+local counted = redis.call('INCRBY', KEYS[1], granted)
+if counted == granted then
   redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
 end
-return {1, current + 1, previous}
+return {granted, counted, previous}
 """
 # one client (and its connection pool) and one registered script per cache backend object
 _scripts: "weakref.WeakKeyDictionary[RedisCache, Any]" = weakref.WeakKeyDictionary()
@@ -70,6 +84,46 @@ def _redis_script(backend: Any) -> Any | None:
         client = backend._cache.get_client(write=True)
         script = _scripts[backend] = client.register_script(_SLIDING_WINDOW_LUA)
     return script
+
+
+def lease_size(limit: int) -> int:
+    """How many requests a process takes from Redis at once for a client with `limit`."""
+    return max(1, min(LEASE_MAX, limit // LEASE_SHARE))
+
+
+class _Leases:
+    """Requests this process may still admit per (scope, client, window) without asking
+    Redis: (count left, monotonic expiry)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._left: dict[str, tuple[int, float]] = {}
+
+    def take(self, key: str) -> bool:
+        with self._lock:
+            held = self._left.get(key)
+            if held is None:
+                return False
+            left, expires = held
+            if left <= 0 or time.monotonic() >= expires:
+                del self._left[key]
+                return False
+            self._left[key] = (left - 1, expires)
+            return True
+
+    def keep(self, key: str, count: int) -> None:
+        with self._lock:
+            if len(self._left) > 10_000:  # old windows and quiet clients
+                now = time.monotonic()
+                self._left = {k: v for k, v in self._left.items() if v[1] > now}
+            self._left[key] = (count, time.monotonic() + LEASE_SECONDS)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._left.clear()
+
+
+leases = _Leases()
 
 
 def parse_rate(rate: str | None) -> tuple[int, int] | None:
@@ -127,11 +181,16 @@ class ClientRateThrottle(BaseThrottle):
         backend = caches["default"]
         script = _redis_script(backend)
         if script is not None:
+            wanted = lease_size(limit)
+            if wanted > 1 and leases.take(current_key):
+                return True
             keys = [backend.make_and_validate_key(key) for key in (current_key, previous_key)]
-            allowed, current, previous = script(
-                keys=keys, args=[limit, repr(1.0 - elapsed), 2 * period + 1]
+            granted, current, previous = script(
+                keys=keys, args=[limit, repr(1.0 - elapsed), 2 * period + 1, wanted]
             )
-            if allowed:
+            if granted:
+                if granted > 1:
+                    leases.keep(current_key, int(granted) - 1)
                 return True
             self._wait = self._seconds_until_allowed(
                 limit, period, elapsed, current=int(current), previous=int(previous)

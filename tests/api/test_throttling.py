@@ -149,6 +149,71 @@ def test_counts_live_in_redis_when_configured(redis_url, settings):
             client.delete(key)
 
 
+def test_leases_keep_the_limit_exact_across_processes(redis_url, settings, monkeypatch):
+    import redis
+
+    prefix = f"sf-throttle-lease-{uuid.uuid4().hex}"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_url,
+            "KEY_PREFIX": prefix,
+        }
+    }
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"api": "5000/min"},  # leases of 5
+    }
+    assert throttles.lease_size(5000) == 5 and throttles.lease_size(999) == 1
+    assert throttles.lease_size(10**9) == throttles.LEASE_MAX
+    monkeypatch.setattr(ClientRateThrottle, "timer", staticmethod(lambda: 6000.0 + 1.0))
+    request, view = _request(uuid.uuid4().hex), SimpleNamespace()
+    client = redis.Redis.from_url(redis_url)
+    # three web processes, each with its own leases, take turns
+    processes = [throttles._Leases() for _ in range(3)]
+    admitted = refused = 0
+    calls = []
+    original = throttles._redis_script
+
+    def counting_script(backend):
+        script = original(backend)
+
+        def call(**kwargs):
+            calls.append(kwargs["args"][3])
+            return script(**kwargs)
+
+        return call
+
+    monkeypatch.setattr(throttles, "_redis_script", counting_script)
+    try:
+        for n in range(5100):
+            monkeypatch.setattr(throttles, "leases", processes[n % 3])
+            if ClientRateThrottle().allow_request(request, view):
+                admitted += 1
+            else:
+                refused += 1
+        # never more than the limit; at most (lease - 1) per process left unused
+        assert 5000 - 3 * 4 <= admitted <= 5000
+        assert refused == 5100 - admitted
+        # far fewer round trips than requests while leases last
+        assert len([c for c in calls if c == 5]) < 5100 / 4
+        keys = list(client.scan_iter(match=f"{prefix}:*throttle:api:*"))
+        assert len(keys) == 1 and int(client.get(keys[0])) == 5000
+    finally:
+        for key in client.scan_iter(match=f"{prefix}:*"):
+            client.delete(key)
+
+
+def test_an_expired_lease_is_not_used(redis_url, settings, monkeypatch):
+    leases = throttles._Leases()
+    leases.keep("k", 3)
+    assert leases.take("k") and leases.take("k")
+    clock = [throttles.time.monotonic() + throttles.LEASE_SECONDS + 0.01]
+    monkeypatch.setattr(throttles.time, "monotonic", lambda: clock[0])
+    assert not leases.take("k")
+    assert not leases.take("other")
+
+
 def test_view_scope():
     scored = {"create": "score"}
     assert throttles.view_scope(SimpleNamespace(action="create", throttle_scopes=scored)) == "score"

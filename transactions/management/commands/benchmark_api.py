@@ -7,8 +7,9 @@ What it does, against the configured database (PostgreSQL when DATABASE_URL says
 
 1. Prepares: demo data and trained models through `setup_demo` when the database has no
    transactions / no active model (small sizes: --demo-customers, --demo-days); a user
-   `benchmark-api` in the Investigator role with an API token; planner statistics
-   (ANALYZE on PostgreSQL, as autovacuum would have after a bulk load).
+   `benchmark-api` in the Investigator role with an API token; on PostgreSQL, VACUUM
+   ANALYZE (as autovacuum would have after a bulk load) and every account's feature
+   summary (as real-time decisions keep them up to date).
 2. Starts gunicorn (`secureflow.wsgi`, production settings, secureflow/gunicorn_conf.py:
    gthread workers that load the models and SHAP explainers before taking requests) on a
    free 127.0.0.1 port. Rate limiting stays on, with the score rate set by --score-rate.
@@ -264,8 +265,12 @@ class Command(BaseCommand):
         user.groups.add(Group.objects.get(name=roles.INVESTIGATOR))
         token, _ = Token.objects.get_or_create(user=user)
         if connection.vendor == "postgresql":
+            # what autovacuum does after a bulk load: planner statistics and the visibility
+            # map (index-only scans); and every account's feature summary, as a live
+            # system's real-time decisions keep them (rebuild_feature_summaries)
             with connection.cursor() as cursor:
-                cursor.execute("ANALYZE")
+                cursor.execute("VACUUM ANALYZE")
+            call_command("rebuild_feature_summaries", stdout=self.stdout)
         return token.key
 
     def _bodies(self, count: int) -> list[dict[str, Any]]:

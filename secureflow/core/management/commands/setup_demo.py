@@ -1,5 +1,6 @@
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
+from django.db import connection
 
 from cases.models import Case
 from detection.models import ModelVersion, TransactionScore
@@ -36,3 +37,6 @@ class Command(BaseCommand):
             call_command("open_cases", days=7, stdout=self.stdout)
             self.stdout.write("==> Building the dashboard's daily figures")
             call_command("dashboard_rollup", all=True, stdout=self.stdout)
+            if connection.vendor == "postgresql":
+                self.stdout.write("==> Summarising each account's history for real-time scoring")
+                call_command("rebuild_feature_summaries", stdout=self.stdout)

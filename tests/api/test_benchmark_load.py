@@ -1,0 +1,83 @@
+"""The benchmark's load generator against a small HTTP server on loopback: every body
+sent once, answers read whole over keep-alive connections, closed connections reopened,
+statuses counted."""
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from transactions import benchmark_load
+
+
+class _Bank(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    seen: list[str] = []
+    connections: set[int] = set()
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        assert self.headers["Authorization"] == "Token secret"
+        _Bank.seen.append(body["id"])
+        _Bank.connections.add(id(self.connection))
+        number = int(body["id"].split("-")[1])
+        status = 500 if number % 10 == 7 else 201
+        payload = json.dumps({"transaction": body["id"], "pad": "x" * (number * 97)}).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        if number % 6 == 5:  # now and then the server ends the keep-alive connection
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        # headers and body in separate writes: the client must wait for the whole answer
+        self.wfile.flush()
+        self.wfile.write(payload)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def bank_server():
+    _Bank.seen, _Bank.connections = [], set()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Bank)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_every_body_is_sent_once_and_answers_are_counted(bank_server, concurrency):
+    bodies = [{"id": f"B-{i}"} for i in range(60)]
+    result = benchmark_load.run(
+        {
+            "host": "127.0.0.1",
+            "port": bank_server,
+            "token": "secret",
+            "concurrency": concurrency,
+            "bodies": bodies,
+        }
+    )
+    assert sorted(_Bank.seen) == sorted(b["id"] for b in bodies)
+    failed = {f"B-{i}" for i in range(60) if i % 10 == 7}
+    assert result["statuses"] == {"201": 54, "500": 6}
+    assert result["answered_ids"] == [b["id"] for b in bodies if b["id"] not in failed]
+    assert "B-7" in result["error_samples"]["500"]
+    assert result["transport_errors"] == []
+    assert result["requests"] == 60 and result["p99_ms"] >= result["p50_ms"] > 0
+    # keep-alive: far fewer connections than requests, more than one after the closes
+    assert 1 < len(_Bank.connections) < 40
+
+
+def test_parse_response_waits_for_the_whole_answer():
+    head = b"HTTP/1.1 201 Created\r\nContent-Length: 5\r\nConnection: keep-alive\r\n\r\n"
+    assert benchmark_load.parse_response(head[:20]) is None
+    assert benchmark_load.parse_response(head + b"abc") is None
+    status, body, used, closes = benchmark_load.parse_response(head + b"abcdeHTTP/1.1")
+    assert (status, body, used, closes) == (201, b"abcde", len(head) + 5, False)
+    with pytest.raises(benchmark_load.BadResponse):
+        benchmark_load.parse_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
