@@ -531,40 +531,23 @@ class AccountHistory:
         """Everything this history holds, trimmed, as JSON-ready values (floats round-trip
         exactly through JSON); `from_summary` rebuilds it."""
         self.trim()
-        return {
-            "offset": self.offset,
-            "dropped_until": self.dropped_until,
-            "first_time": self.first_time,
-            "times": self.times,
-            "running_sums": self.running_sums,
-            "counterparties": self.counterparties,
-            "count": self.count,
-            "first_amount": self.first_amount,
-            "s1": self.s1,
-            "s2": self.s2,
-            "max_amount": self.max_amount,
-            "month": self.month,
-            "month_sum": self.month_sum,
-            "month_count": self.month_count,
-            "country_counts": self.country_counts,
-            "mode_country": self.mode_country,
-            "mode_count": self.mode_count,
-            "international_count": self.international_count,
-            "seen_counterparties": sorted(self.seen_counterparties),
-            "seen_channels": sorted(self.seen_channels),
-        }
+        values = {name: getattr(self, name) for name in _SUMMARY_FIELDS}
+        values["seen_counterparties"] = sorted(self.seen_counterparties)
+        values["seen_channels"] = sorted(self.seen_channels)
+        return values
 
     @classmethod
     def from_summary(cls, values: dict, *, tz: str | tzinfo | None = None) -> "AccountHistory":
         history = cls(tz=tz)
-        for name in _SUMMARY_LISTS_AND_SCALARS:
+        for name in _SUMMARY_FIELDS:
             setattr(history, name, values[name])
         history.seen_counterparties = set(values["seen_counterparties"])
         history.seen_channels = set(values["seen_channels"])
         return history
 
 
-_SUMMARY_LISTS_AND_SCALARS = (
+# what a summary holds besides the sets of counterparties and channels seen
+_SUMMARY_FIELDS = (
     "offset",
     "dropped_until",
     "first_time",

@@ -389,14 +389,11 @@ def _history_from_rows(own: list[tuple], *, home_country: str, tz_name: str) -> 
 
 
 def _counterparty_from_rows(
-    *,
-    data_labelled: list[tuple],
-    counts: tuple[int, int, int],
-    labels: list[tuple],
-    account_id: int,
-    before_ns: int,
-    delay: int,
+    tagged: dict[int, list[tuple]], *, account_id: int, before: datetime, label_delay_days: float
 ) -> CounterpartyCounts:
+    """The counterparty's figures from rows 1, 2 and 3 of the feature statement."""
+    delay = label_delay_ns(label_delay_days)
+    data_labelled, labels = tagged[1], tagged[3]
     known: dict[int, int] = {}
     for _, micros, txn_id, *_rest in data_labelled:
         known[txn_id] = micros * 1000 + delay
@@ -413,9 +410,9 @@ def _counterparty_from_rows(
                 known[txn_id] = first_fraud[txn_id]
             else:
                 known.pop(txn_id, None)
-    prior, matured, others = counts
+    _, prior, matured, others, *_rest = tagged[2][0]
     return CounterpartyCounts(
-        ts=before_ns,
+        ts=datetime_to_ns(before),
         sender=account_id,
         delay_ns=delay,
         prior_count=prior,
@@ -466,12 +463,7 @@ def _load_state_postgresql(
     if counterparty_id is None:
         return history, None
     return history, _counterparty_from_rows(
-        data_labelled=tagged[1],
-        counts=(tagged[2][0][1], tagged[2][0][2], tagged[2][0][3]),
-        labels=tagged[3],
-        account_id=account_id,
-        before_ns=datetime_to_ns(before),
-        delay=label_delay_ns(label_delay_days),
+        tagged, account_id=account_id, before=before, label_delay_days=label_delay_days
     )
 
 
@@ -510,12 +502,7 @@ def load_live_state_postgresql(
     counterparty = None
     if counterparty_id is not None:
         counterparty = _counterparty_from_rows(
-            data_labelled=tagged[1],
-            counts=(tagged[2][0][1], tagged[2][0][2], tagged[2][0][3]),
-            labels=tagged[3],
-            account_id=account_id,
-            before_ns=datetime_to_ns(before),
-            delay=label_delay_ns(label_delay_days),
+            tagged, account_id=account_id, before=before, label_delay_days=label_delay_days
         )
     return LiveAccountState(history, counterparty, count, id_sum, home, tz_name)
 

@@ -22,13 +22,16 @@ import json
 from dataclasses import dataclass
 from itertools import groupby
 from operator import itemgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import connection
 
 from detection.features.clock import bank_time_zone, zone
 from detection.features.history import AccountHistory, FeatureTxn
 from detection.features.spec import FEATURE_SPEC_HASH
+
+if TYPE_CHECKING:  # realtime imports this module
+    from detection.features.realtime import LiveAccountState
 
 # Bump when the summary's content or the history arithmetic changes: older summaries are
 # then ignored and rebuilt.
@@ -79,10 +82,10 @@ class SummaryWrite:
     state: str
 
 
-def summary_after(state: Any, txn: FeatureTxn) -> SummaryWrite:
-    """The account's summary once `txn` (the transaction just scored from `state`, a
-    realtime.LiveAccountState) is stored."""
-    history: AccountHistory = state.history
+def summary_after(state: "LiveAccountState", txn: FeatureTxn) -> SummaryWrite:
+    """The account's summary once `txn` (the transaction just scored from `state`) is
+    stored."""
+    history = state.history
     history.append(txn)
     return SummaryWrite(
         transaction_count=state.transaction_count + 1,

@@ -1,7 +1,7 @@
 """Benchmark the real-time API end to end: gunicorn + database, load from another process.
 
     python manage.py benchmark_api [--requests N] [--concurrency 1,16] [--runs K]
-        [--workers W] [--threads T] [--json PATH]
+        [--workers W] [--threads T] [--worker-class gthread|sync] [--json PATH]
 
 What it does, against the configured database (PostgreSQL when DATABASE_URL says so):
 
@@ -142,6 +142,13 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=3, help="gunicorn processes")
         parser.add_argument("--threads", type=int, default=2, help="threads per process")
         parser.add_argument(
+            "--worker-class",
+            choices=["gthread", "sync"],
+            default="gthread",
+            help="gunicorn workers: gthread (keep-alive connections) or sync (one request "
+            "per connection, a free worker takes the next one; --threads is then 1)",
+        )
+        parser.add_argument(
             "--score-rate",
             default="1000000/min",
             help="SECUREFLOW_API_RATE_SCORE for the server (the limiter still runs)",
@@ -151,6 +158,8 @@ class Command(BaseCommand):
         parser.add_argument("--json", dest="json_path", help="write the figures here")
 
     def handle(self, *args: object, **options: Any) -> None:
+        if options["worker_class"] == "sync":
+            options["threads"] = 1  # gunicorn would switch a threaded sync worker to gthread
         levels = [int(part) for part in str(options["concurrency"]).split(",") if part.strip()]
         if not levels or min(levels) < 1 or options["requests"] < 1 or options["runs"] < 1:
             raise CommandError("--requests, --runs and every --concurrency must be >= 1")
@@ -161,7 +170,7 @@ class Command(BaseCommand):
         port = free_port()
         config = {
             "database": connection.vendor,
-            "server": "gunicorn gthread",
+            "server": f"gunicorn {options['worker_class']}",
             "workers": options["workers"],
             "threads": options["threads"],
             "requests_per_level": options["requests"],
@@ -174,7 +183,7 @@ class Command(BaseCommand):
         }
         self.stdout.write(
             f"benchmark_api: {config['database']}, {config['stored_transactions_before']:,} "
-            f"stored transactions; gunicorn {options['workers']} workers x "
+            f"stored transactions; {config['server']} {options['workers']} workers x "
             f"{options['threads']} threads on 127.0.0.1:{port}"
         )
         server = self._server = self._start_server(port, options)
@@ -353,7 +362,7 @@ class Command(BaseCommand):
                 "--threads",
                 str(options["threads"]),
                 "--worker-class",
-                "gthread",
+                options["worker_class"],
                 "--keep-alive",
                 "30",
                 "--log-level",
