@@ -546,26 +546,12 @@ class AccountHistory:
         return history
 
 
-# what a summary holds besides the sets of counterparties and channels seen
-_SUMMARY_FIELDS = (
-    "offset",
-    "dropped_until",
-    "first_time",
-    "times",
-    "running_sums",
-    "counterparties",
-    "count",
-    "first_amount",
-    "s1",
-    "s2",
-    "max_amount",
-    "month",
-    "month_sum",
-    "month_count",
-    "country_counts",
-    "mode_country",
-    "mode_count",
-    "international_count",
+# what a summary holds: the whole state but the zone (given when read) and the sets of
+# counterparties and channels seen (stored as sorted lists)
+_SUMMARY_FIELDS = tuple(
+    name
+    for name in AccountHistory.__slots__
+    if name not in ("tz", "seen_counterparties", "seen_channels")
 )
 
 

@@ -118,9 +118,8 @@ def test_sliding_window_does_not_double_the_rate_at_a_window_edge(settings, monk
     assert [allowed() for _ in range(11)] == [True] * 10 + [False]
 
 
-def test_counts_live_in_redis_when_configured(redis_url, settings):
-    import redis
-
+def _redis_counts(settings, redis_url: str, *, api_rate: str) -> str:
+    """Counts in Redis under a fresh key prefix (returned), with this rate for the api scope."""
     prefix = f"sf-throttle-test-{uuid.uuid4().hex}"
     settings.CACHES = {
         "default": {
@@ -131,8 +130,15 @@ def test_counts_live_in_redis_when_configured(redis_url, settings):
     }
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {"api": "3/min"},
+        "DEFAULT_THROTTLE_RATES": {"api": api_rate},
     }
+    return prefix
+
+
+def test_counts_live_in_redis_when_configured(redis_url, settings):
+    import redis
+
+    prefix = _redis_counts(settings, redis_url, api_rate="3/min")
     request, view = _request(uuid.uuid4().hex), SimpleNamespace()
     client = redis.Redis.from_url(redis_url)
     try:
@@ -152,18 +158,7 @@ def test_counts_live_in_redis_when_configured(redis_url, settings):
 def test_leases_keep_the_limit_exact_across_processes(redis_url, settings, monkeypatch):
     import redis
 
-    prefix = f"sf-throttle-lease-{uuid.uuid4().hex}"
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": redis_url,
-            "KEY_PREFIX": prefix,
-        }
-    }
-    settings.REST_FRAMEWORK = {
-        **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {"api": "5000/min"},  # leases of 5
-    }
+    prefix = _redis_counts(settings, redis_url, api_rate="5000/min")  # leases of 5
     assert throttles.lease_size(5000) == 5 and throttles.lease_size(999) == 1
     assert throttles.lease_size(10**9) == throttles.LEASE_MAX
     monkeypatch.setattr(ClientRateThrottle, "timer", staticmethod(lambda: 6000.0 + 1.0))

@@ -13,23 +13,14 @@ from detection.features.frame import normalise_frame
 from detection.features.history import AccountHistory, FeatureTxn
 from detection.features.realtime import features_for_transaction
 from detection.models import AccountFeatureSummary
-from tests.detection.test_features_equivalence import COUNTERPARTIES, HOMES, random_frame
+from tests.detection.test_features_equivalence import (
+    COUNTERPARTIES,
+    HOMES,
+    feature_txn_of,
+    random_frame,
+)
 from transactions.models import Account, Customer, Transaction
 from transactions.services import transaction_submit
-
-
-def _txn(r, account) -> FeatureTxn:
-    return FeatureTxn(
-        ts=int(r["ts"]),
-        account=account,
-        amount=float(r["amount"]),
-        transfer_type=r["transfer_type"],
-        country=r["country"],
-        channel=r["channel"],
-        home_country=r["home_country"],
-        counterparty=r["counterparty"],
-        counterparty_country=r["counterparty_country"],
-    )
 
 
 def test_a_summary_round_trip_gives_the_features_of_the_whole_history():
@@ -40,7 +31,7 @@ def test_a_summary_round_trip_gives_the_features_of_the_whole_history():
     trimmed_any = False
     for _, r in f.iterrows():
         account = r["account"]
-        txn = _txn(r, account)
+        txn = feature_txn_of(r)
         history = full.setdefault(account, AccountHistory())
         expected = history.features_for(txn)
         if account in stored:

@@ -71,6 +71,21 @@ def random_frame(seed: int, n: int = 260) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def feature_txn_of(r: pd.Series) -> FeatureTxn:
+    """A row of a normalised frame as the real-time feature code sees it."""
+    return FeatureTxn(
+        ts=int(r["ts"]),
+        account=r["account"],
+        amount=float(r["amount"]),
+        transfer_type=r["transfer_type"],
+        country=r["country"],
+        channel=r["channel"],
+        home_country=r["home_country"],
+        counterparty=r["counterparty"],
+        counterparty_country=r["counterparty_country"],
+    )
+
+
 def replay_in_memory(frame: pd.DataFrame, *, label_delay_days: float) -> np.ndarray:
     """Feed rows one by one, in time order, through the real-time path."""
     f = normalise_frame(frame)
@@ -83,19 +98,7 @@ def replay_in_memory(frame: pd.DataFrame, *, label_delay_days: float) -> np.ndar
     state = FeatureState(label_delay_days=label_delay_days, labels=labels)
     out = np.zeros((len(f), N_FEATURES))
     for row in np.lexsort((np.arange(len(f)), f["ts"].to_numpy())):
-        r = f.iloc[row]
-        txn = FeatureTxn(
-            ts=int(r["ts"]),
-            account=r["account"],
-            amount=float(r["amount"]),
-            transfer_type=r["transfer_type"],
-            country=r["country"],
-            channel=r["channel"],
-            home_country=r["home_country"],
-            counterparty=r["counterparty"],
-            counterparty_country=r["counterparty_country"],
-        )
-        out[row] = state.score_and_append(txn)
+        out[row] = state.score_and_append(feature_txn_of(f.iloc[row]))
     return out
 
 
