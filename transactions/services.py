@@ -11,7 +11,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection
 from django.db import transaction as db_transaction
-from django.db.models import Model, Q
+from django.db.models import Model, Q, QuerySet
 from django.utils import timezone
 
 from detection.features.realtime import feature_txn
@@ -218,14 +218,19 @@ def _replay(
     return existing, score, False
 
 
+def _accounts_locked() -> "QuerySet[Account]":
+    return Account.objects.select_for_update(of=("self",)).select_related("customer")
+
+
 def _locked_account(*, data: dict[str, Any], found: Account | None = None) -> Account:
     """The account (created with its customer when new), its row locked until commit;
     `found`: the account already read and locked in this transaction.
 
     The lock serialises submissions for one account: each is scored after every earlier
     one has committed, so velocity and history features never miss a concurrent one."""
-    locked = Account.objects.select_for_update(of=("self",)).select_related("customer")
-    account = found if found is not None else locked.filter(number=data["account"]).first()
+    account = found
+    if account is None:
+        account = _accounts_locked().filter(number=data["account"]).first()
     if account is None:
         customer_ref = data.get("customer") or data["account"]
         customer, _ = Customer.objects.get_or_create(
@@ -235,7 +240,7 @@ def _locked_account(*, data: dict[str, Any], found: Account | None = None) -> Ac
             number=data["account"],
             defaults={"customer": customer, "currency": (data.get("currency") or "AED").upper()},
         )
-        account = locked.get(number=data["account"])
+        account = _accounts_locked().get(number=data["account"])
     if data.get("customer") and account.customer.external_id != data["customer"]:
         raise ValidationError(
             {"customer": f"Account {account.number} belongs to another customer."}
