@@ -23,6 +23,7 @@ from typing import Any
 
 PATH = "/api/v1/transactions/"
 HEADER_END = b"\r\n\r\n"
+ANSWER_TIMEOUT_S = 60
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -140,7 +141,10 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
         active += 1
         send_next(client)
     while active:
-        for key, _ in selector.select(timeout=60):
+        events = selector.select(timeout=ANSWER_TIMEOUT_S)
+        if not events:
+            raise TimeoutError(f"no answer within {ANSWER_TIMEOUT_S} s on {active} connections")
+        for key, _ in events:
             client = key.data
             try:
                 data = client.sock.recv(65536)

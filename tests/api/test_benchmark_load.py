@@ -81,3 +81,22 @@ def test_parse_response_waits_for_the_whole_answer():
     assert (status, body, used, closes) == (201, b"abcde", len(head) + 5, False)
     with pytest.raises(benchmark_load.BadResponse):
         benchmark_load.parse_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+
+
+def test_a_server_that_stops_answering_ends_the_run(monkeypatch):
+    import socket
+
+    silent = socket.create_server(("127.0.0.1", 0))  # accepts connections, never answers
+    monkeypatch.setattr(benchmark_load, "ANSWER_TIMEOUT_S", 0.5)
+    job = {
+        "host": "127.0.0.1",
+        "port": silent.getsockname()[1],
+        "token": "secret",
+        "concurrency": 2,
+        "bodies": [{"id": "B-1"}, {"id": "B-2"}],
+    }
+    try:
+        with pytest.raises(TimeoutError, match="no answer within 0.5 s on 2 connections"):
+            benchmark_load.run(job)
+    finally:
+        silent.close()
