@@ -240,9 +240,10 @@ def load_counterparty_state(
 #      those; rows 0 are then left out.
 # Counting in the database keeps a popular counterparty (thousands of payments a week)
 # from sending every row to Python; only the plain count reads all of its prior
-# transactions, the others read the index range of their window (matured = all - recent). Times come as epoch microseconds (exact: extract() is
-# numeric) and amounts as float8 (numeric -> float8 rounds to the nearest double, as
-# float(Decimal) does), so that no datetime or Decimal is built per row. Raw SQL, run as a
+# transactions, the others read the index range of their window (matured = all - recent).
+# Times come as epoch microseconds (exact: extract() is numeric) and amounts as float8
+# (numeric -> float8 rounds to the nearest double, as float(Decimal) does), so that no
+# datetime or Decimal is built per row. Raw SQL, run as a
 # prepared statement; the ORM functions above stay the reference (the tests compare both).
 _PG_ACCOUNT_ROWS_SQL = """
 SELECT 0, (extract(epoch FROM t.occurred_at) * 1000000)::bigint, t.id, NULL::bigint,

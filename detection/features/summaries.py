@@ -163,3 +163,30 @@ def rebuild_summaries(*, account_ids: list[int] | None = None, tz: str | None = 
         )
         written += len(made)
     return written
+
+
+# Fields of stored transactions that the summaries hold (in aggregates or as they were).
+SUMMARISED_TRANSACTION_FIELDS = frozenset(
+    {"occurred_at", "amount", "country", "channel", "counterparty", "counterparty_id"}
+)
+
+
+def forget_summaries_after_edit(
+    sender: type, instance: Any, created: bool, update_fields: Any = None, **kwargs: Any
+) -> None:
+    """post_save of a Transaction or Counterparty: an edit of what a summary holds (an
+    amount changed in the admin, a counterparty renamed) keeps the count and id sum the
+    summary is checked against, so the summaries it touches are deleted; the next decision
+    of those accounts reads their history. Inserts and status changes keep them."""
+    from detection.models import AccountFeatureSummary
+    from transactions.models import Transaction
+
+    if created:
+        return
+    if sender is Transaction:
+        if update_fields is not None and not (set(update_fields) & SUMMARISED_TRANSACTION_FIELDS):
+            return
+        AccountFeatureSummary.objects.filter(account_id=instance.account_id).delete()
+    elif update_fields is None or "identifier" in update_fields:
+        paid_from = Transaction.objects.filter(counterparty_id=instance.pk).values("account_id")
+        AccountFeatureSummary.objects.filter(account_id__in=paid_from).delete()

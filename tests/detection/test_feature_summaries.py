@@ -19,7 +19,7 @@ from tests.detection.test_features_equivalence import (
     feature_txn_of,
     random_frame,
 )
-from transactions.models import Account, Customer, Transaction
+from transactions.models import Account, Counterparty, Customer, Transaction
 from transactions.services import transaction_submit
 
 
@@ -233,3 +233,38 @@ def test_rebuild_command_writes_one_summary_per_account_with_transactions(postgr
     assert json.loads(summary.state)["times"] == [
         int(datetime(2026, 3, 1, tzinfo=UTC).timestamp()) * 10**9
     ]
+
+
+@pytest.mark.django_db
+def test_an_edited_transaction_or_renamed_counterparty_drops_the_summaries_it_touches(
+    postgres_required, summary_reads
+):
+    accounts = _accounts()
+    f = normalise_frame(random_frame(47, n=80))
+    f = f.iloc[np.lexsort((np.arange(len(f)), f["ts"].to_numpy()))].reset_index(drop=True)
+    for k, r in f.iterrows():
+        transaction_submit(data=_submission(r, _at(int(r["ts"])), f"E-{k}"), user=None)
+    later = int(f["ts"].max())
+    edited = Transaction.objects.filter(account=accounts["ACC-1"]).order_by("id").first()
+    edited.amount = Decimal("98765.00")
+    edited.save()  # e.g. in the admin
+    assert not AccountFeatureSummary.objects.filter(account=accounts["ACC-1"]).exists()
+    # a status change keeps it
+    kept = Transaction.objects.filter(account=accounts["ACC-2"]).first()
+    kept.status = "approved"
+    kept.save(update_fields=["status"])
+    assert AccountFeatureSummary.objects.filter(account=accounts["ACC-2"]).exists()
+    # renaming a counterparty drops the summaries of every account that paid it
+    renamed = Counterparty.objects.get(identifier="CP-A")
+    payers = set(Transaction.objects.filter(counterparty=renamed).values_list("account", flat=True))
+    renamed.identifier = "CP-A-RENAMED"
+    renamed.save()
+    assert payers and not AccountFeatureSummary.objects.filter(account__in=payers).exists()
+    for k, number in enumerate(
+        ("ACC-1", "ACC-2", *sorted(a.number for a in Account.objects.filter(pk__in=payers)))
+    ):
+        r = f[f["account"] == number].iloc[-1]
+        txn, _, _ = transaction_submit(
+            data=_submission(r, _at(later + (k + 1) * 10**9), f"AFTER-{k}"), user=None
+        )
+        _assert_matches_reference(txn)
