@@ -115,6 +115,24 @@ def investigator_api(investigator) -> APIClient:
     return client
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _test_database_released(django_db_setup, django_db_blocker) -> Iterator[None]:
+    """At the end of the run, end the test database's other sessions before it is dropped:
+    those of the server and worker processes the tests start (some are killed on purpose)
+    can outlive their process by a moment, and the drop would then fail and leave the
+    database behind."""
+    yield
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+
+
 @pytest.fixture
 def postgres_required(db) -> None:
     from django.db import connection
