@@ -14,8 +14,12 @@ Trust: a summary names the stored transactions it covers by their count and id s
 transactions before the new one, so a summary left behind by a batch import, a deletion
 or a transaction arriving out of time order is ignored and the history is read instead;
 the decision then writes a fresh summary. The time zone, the customer's home country and
-the summary format are checked as well (`decode`). Summaries are written only under the
-account's row lock (the real-time path), in the statement that stores the transaction.
+the summary format are checked as well (`decode`). An edit that keeps the count and id sum
+(an amended amount, a renamed counterparty) deletes the summaries it touches
+(`forget_summaries_after_edit`). Real-time decisions write summaries under the account's
+row lock, in the statement that stores the transaction; `rebuild_summaries` writes them
+from one snapshot, so that a summary it overwrites at worst no longer matches and is
+rebuilt.
 """
 
 import json
