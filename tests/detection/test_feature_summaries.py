@@ -23,9 +23,14 @@ from transactions.models import Account, Counterparty, Customer, Transaction
 from transactions.services import transaction_submit
 
 
+def _in_time_order(seed: int, *, n: int):
+    """A normalised random history, in time order (ties in row order), indexed 0..n-1."""
+    f = normalise_frame(random_frame(seed, n=n))
+    return f.iloc[np.lexsort((np.arange(len(f)), f["ts"].to_numpy()))].reset_index(drop=True)
+
+
 def test_a_summary_round_trip_gives_the_features_of_the_whole_history():
-    f = normalise_frame(random_frame(31, n=400))
-    f = f.iloc[np.lexsort((np.arange(len(f)), f["ts"].to_numpy()))]
+    f = _in_time_order(31, n=400)
     full: dict[str, AccountHistory] = {}
     stored: dict[str, str] = {}  # the account's summary text after its last transaction
     trimmed_any = False
@@ -143,8 +148,7 @@ def test_real_time_decisions_from_summaries_match_the_whole_history(
     postgres_required, summary_reads
 ):
     accounts = _accounts()
-    f = normalise_frame(random_frame(41, n=240))
-    f = f.iloc[np.lexsort((np.arange(len(f)), f["ts"].to_numpy()))].reset_index(drop=True)
+    f = _in_time_order(41, n=240)
     for k, r in f.iterrows():
         when = _at(int(r["ts"]))
         if k == 100:
@@ -240,8 +244,7 @@ def test_an_edited_transaction_or_renamed_counterparty_drops_the_summaries_it_to
     postgres_required, summary_reads
 ):
     accounts = _accounts()
-    f = normalise_frame(random_frame(47, n=80))
-    f = f.iloc[np.lexsort((np.arange(len(f)), f["ts"].to_numpy()))].reset_index(drop=True)
+    f = _in_time_order(47, n=80)
     for k, r in f.iterrows():
         transaction_submit(data=_submission(r, _at(int(r["ts"])), f"E-{k}"), user=None)
     later = int(f["ts"].max())
