@@ -1,0 +1,1 @@
+"""SecureFlow's PostgreSQL database backend (see base.py)."""

@@ -1,0 +1,37 @@
+"""Django's PostgreSQL backend with a connection health check that costs no round trip.
+
+With persistent connections (CONN_MAX_AGE) and CONN_HEALTH_CHECKS, Django checks the
+connection at the start of every request with `SELECT 1`: one more round trip and one more
+statement for PostgreSQL on every real-time decision. When PostgreSQL ends a session (a
+restart, `pg_terminate_backend`, `idle_session_timeout`), the server sends the client a
+FATAL message and closes the socket, so the socket of an ended session has something to
+read. An idle session's socket has nothing to read: this backend then trusts the
+connection without asking the server, and falls back to Django's `SELECT 1` whenever
+anything arrived (or the socket can't be polled). A server that vanished without closing
+its sockets (a network partition) is found by the next statement, as it would be by a
+`SELECT 1` that waits for the TCP timeout.
+"""
+
+import select
+
+from django.db.backends.postgresql import base
+
+
+class DatabaseWrapper(base.DatabaseWrapper):
+    def is_usable(self) -> bool:
+        raw = self.connection
+        if raw is None or raw.closed:
+            return False
+        if not server_has_spoken(raw.fileno()):
+            return True
+        return super().is_usable()
+
+
+def server_has_spoken(fd: int) -> bool:
+    """Whether anything arrived on an idle session's socket (or it can't be polled)."""
+    poller = select.poll()
+    try:
+        poller.register(fd, select.POLLIN | select.POLLPRI)
+        return bool(poller.poll(0))
+    except (OSError, ValueError):
+        return True
