@@ -5,6 +5,7 @@ import json
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 
 from detection.models import ModelVersion, TransactionScore
 from transactions.models import Transaction
@@ -48,6 +49,8 @@ def test_benchmark_api_runs_end_to_end(tmp_path, settings, capsys):
         assert run["throughput_per_s"] > 0
         assert results["median"][level]["p99_ms"] == run["p99_ms"]
         assert run["server_cpu_ms_per_request"] > 0  # read from /proc (Linux)
+        if connection.vendor == "postgresql":  # the sessions of the server's threads
+            assert run["database_cpu_ms_per_request"] > 0
     bench = Transaction.objects.filter(external_id__startswith="BENCH-")
     assert bench.count() == 10 + 30 + 30
     assert TransactionScore.objects.filter(transaction__in=bench).count() == 70

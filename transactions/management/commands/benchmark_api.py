@@ -101,8 +101,9 @@ def _cpu_snapshot(pids: list[int]) -> dict[int, float]:
 
 
 def _cpu_spent(before: dict[int, float], after: dict[int, float]) -> float:
-    """CPU seconds spent between two snapshots by the processes alive at both."""
-    return sum(after[pid] - before[pid] for pid in before if pid in after)
+    """CPU seconds spent between two snapshots: by the processes alive at both, and all of
+    the CPU of those that started in between (a database session opened during the phase)."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
 
 
 def _children(parent: int) -> list[int]:
@@ -436,8 +437,10 @@ class Command(BaseCommand):
         if done.returncode != 0:
             raise CommandError(f"load process failed ({phase}):\n{done.stderr[-4000:]}")
         result = json.loads(done.stdout)
-        # CPU spent per request by the web workers and the database sessions (those alive
-        # before and after the phase; connections opened or closed during it are not counted)
+        # CPU spent per request by the web workers and the database sessions (a session
+        # closed during the phase is not counted: connections live for CONN_MAX_AGE)
+        if linux:
+            backends = sorted(set(backends) | set(_database_backends()))
         cpu_after = [_cpu_snapshot(pids) for pids in (workers, backends)]
         for key, pids, before, after in zip(
             ("server_cpu_ms_per_request", "database_cpu_ms_per_request"),
