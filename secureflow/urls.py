@@ -7,6 +7,8 @@ from secureflow.core import views as core_views
 from secureflow.core.health import healthz
 
 urlpatterns = [
+    # first: the real-time API is the busiest route, and each pattern tried costs time
+    path("api/v1/", include("secureflow.api_urls")),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
@@ -16,7 +18,6 @@ urlpatterns = [
     path("alerts/", include("alerts.urls")),
     path("batches/", include("transactions.urls")),
     path("", include("secureflow.workspace.urls")),
-    path("api/v1/", include("secureflow.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
