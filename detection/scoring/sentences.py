@@ -5,7 +5,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from detection.features.spec import FEATURE_INDEX, FEATURES
+from detection.features.spec import FEATURE_INDEX, FEATURES, SINCE_PREV_CAP_SECONDS
 
 Sentence = Callable[[np.ndarray, float, str], str]
 
@@ -23,7 +23,11 @@ def _count(x: np.ndarray, name: str) -> int:
 
 
 def _since_prev(x: np.ndarray, amount: float, cur: str) -> str:
+    if _count(x, "history_count") == 0:
+        return "No earlier transfer on this account"
     seconds = math.expm1(_f(x, "velocity_log_seconds_since_prev"))
+    if seconds >= SINCE_PREV_CAP_SECONDS - 1:  # the feature stops at its cap
+        return f"No transfer from this account in the {SINCE_PREV_CAP_SECONDS // 86400} days before"
     if seconds < 120:
         return f"Only {seconds:.0f} seconds since this account's previous transfer"
     if seconds < 7200:
@@ -53,9 +57,7 @@ TEMPLATES: dict[str, Sentence] = {
     ),
     "amount_log": lambda x, a, c: f"Amount {_money(a, c)}",
     "amount_is_round": lambda x, a, c: f"Round amount ({_money(a, c)})",
-    "history_count": lambda x, a, c: (
-        f"Little history: {_count(x, 'history_count')} earlier transactions on this account"
-    ),
+    "history_count": lambda x, a, c: _history_count(x),
     "history_amount_mean": lambda x, a, c: (
         f"This account usually moves {_money(_f(x, 'history_amount_mean'), c)}"
     ),
@@ -93,9 +95,7 @@ TEMPLATES: dict[str, Sentence] = {
         "were abroad"
     ),
     "counterparty_is_foreign": lambda x, a, c: "The payee is abroad",
-    "days_since_prev": lambda x, a, c: (
-        f"Account was inactive for {_f(x, 'days_since_prev'):.0f} days before this"
-    ),
+    "days_since_prev": lambda x, a, c: _days_since_prev(x),
     "is_new_country": lambda x, a, c: "First transaction in this country for this account",
     "is_new_counterparty": lambda x, a, c: "First payment from this account to this payee",
     "is_new_channel": lambda x, a, c: "First use of this channel by this account",
@@ -120,12 +120,64 @@ TEMPLATES: dict[str, Sentence] = {
 }
 
 
+# A flag that is 0 can push a score up too (a model may find it unusual that this account's
+# transfer is NOT a quick payment): its sentence then says what is not the case. The
+# novelty flags are 0 as well when the account has no history to compare with.
+NOT_TEMPLATES: dict[str, Sentence] = {
+    "amount_is_round": lambda x, a, c: f"Not a round amount ({_money(a, c)})",
+    "is_international": lambda x, a, c: "Not made outside the customer's home country",
+    "counterparty_is_foreign": lambda x, a, c: "The payee is not abroad",
+    "is_new_country": lambda x, a, c: _not_new(x, "country"),
+    "is_new_counterparty": lambda x, a, c: _not_new(x, "payee"),
+    "is_new_channel": lambda x, a, c: _not_new(x, "channel"),
+    "transfer_type_S": lambda x, a, c: "Not an overseas transfer",
+    "transfer_type_Q": lambda x, a, c: "Not a quick payment",
+    "transfer_type_L": lambda x, a, c: "Not a transfer to another local bank",
+    "transfer_type_I": lambda x, a, c: "Not an internal transfer",
+    "transfer_type_O": lambda x, a, c: "Not a transfer between own accounts",
+    "is_night": lambda x, a, c: "Made in the day (06:00–23:59 local time)",
+    "is_weekend": lambda x, a, c: "Made on a weekday",
+}
+
+
+def _not_new(x: np.ndarray, what: str) -> str:
+    if _count(x, "history_count") == 0:
+        return f"No earlier transactions to compare this {what} with"
+    return f"Not a new {what} for this account"
+
+
+def _history_count(x: np.ndarray) -> str:
+    n = _count(x, "history_count")
+    if n == 0:
+        return "No earlier transactions on this account"
+    noun = "transaction" if n == 1 else "transactions"
+    return (
+        f"Little history: {n} earlier {noun} on this account"
+        if n < 10
+        else (f"{n:,} earlier {noun} on this account")
+    )
+
+
+def _days_since_prev(x: np.ndarray) -> str:
+    if _count(x, "history_count") == 0:
+        return "No earlier transactions on this account"
+    days = _f(x, "days_since_prev")
+    if days < 1:
+        return "Previous transaction on this account less than a day before"
+    return f"Account was inactive for {days:.0f} days before this"
+
+
 def feature_sentence(name: str, x: np.ndarray, *, amount: float, currency: str = "AED") -> str:
-    template = TEMPLATES.get(name)
+    """The sentence for one feature's value in the vector x."""
+    spec = FEATURES[FEATURE_INDEX[name]]
+    value = float(x[FEATURE_INDEX[name]])
+    is_off = spec.unit == "flag" and value < 0.5
+    template = (NOT_TEMPLATES if is_off else TEMPLATES).get(name)
     if template is not None:
         return template(x, amount, currency)
-    spec = FEATURES[FEATURE_INDEX[name]]
-    return f"{spec.label}: {float(x[FEATURE_INDEX[name]]):.3g}"
+    if spec.unit == "flag":
+        return f"{spec.label}: {'no' if is_off else 'yes'}"
+    return f"{spec.label}: {value:.3g}"
 
 
 def top_contributions(
