@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
+from django.db.models import Max
 from django.utils import timezone
 from threadpoolctl import threadpool_limits
 
@@ -20,6 +21,7 @@ from detection.rules.cache import invalidate_rule_set
 from detection.scoring.loader import reset_engine
 from transactions.bulk_load import bulk_load_frame
 from transactions.demo_data import generate_demo_bank
+from transactions.models import Transaction
 
 
 @pytest.fixture(autouse=True)
@@ -39,6 +41,15 @@ def test_no_champion_promotes_a_sane_challenger_and_the_command_reports(db, caps
     bulk_load_frame(generate_demo_bank(customers=300, days=60, seed=11, end=end).transactions)
     settings.SECUREFLOW_RETRAIN_AE_EPOCHS = 1
     settings.SECUREFLOW_RETRAIN_HOLDOUT_DAYS = 21
+    # the bank the generator makes depends on the calendar: keep 30 fraud labels before the
+    # holdout (fewer than the supervised model needs) whatever today's date is
+    holdout_start = Transaction.objects.aggregate(newest=Max("occurred_at"))["newest"] - (
+        timedelta(days=21)
+    )
+    before = Transaction.objects.filter(source_label=True, occurred_at__lt=holdout_start)
+    kept = list(before.order_by("occurred_at", "id").values_list("pk", flat=True)[:30])
+    assert len(kept) == 30
+    before.exclude(pk__in=kept).update(source_label=False)
     settings.SECUREFLOW_PROMOTION_MIN_AP = 0.05
     call_command("retrain_models", "--seed", "2")
     out = capsys.readouterr().out
