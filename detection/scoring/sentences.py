@@ -27,7 +27,8 @@ def _since_prev(x: np.ndarray, amount: float, cur: str) -> str:
         return "No earlier transfer on this account"
     seconds = math.expm1(_f(x, "velocity_log_seconds_since_prev"))
     if seconds >= SINCE_PREV_CAP_SECONDS - 1:  # the feature stops at its cap
-        return f"No transfer from this account in the {SINCE_PREV_CAP_SECONDS // 86400} days before"
+        days = SINCE_PREV_CAP_SECONDS // 86400
+        return f"No transfer from this account in the {days} days before"
     if seconds < 120:
         return f"Only {seconds:.0f} seconds since this account's previous transfer"
     if seconds < 7200:
@@ -151,11 +152,9 @@ def _history_count(x: np.ndarray) -> str:
     if n == 0:
         return "No earlier transactions on this account"
     noun = "transaction" if n == 1 else "transactions"
-    return (
-        f"Little history: {n} earlier {noun} on this account"
-        if n < 10
-        else (f"{n:,} earlier {noun} on this account")
-    )
+    if n < 10:
+        return f"Little history: {n} earlier {noun} on this account"
+    return f"{n:,} earlier {noun} on this account"
 
 
 def _days_since_prev(x: np.ndarray) -> str:
