@@ -8,9 +8,18 @@ import pytest
 from django.db import connection, connections
 
 
-def _other_session():
-    params = connection.get_connection_params()
-    return psycopg2.connect(**params)
+@pytest.fixture
+def other_session(postgres_required):
+    """A second session on the test database, outside Django."""
+    other = psycopg2.connect(**connection.get_connection_params())
+    yield other
+    other.close()
+
+
+def _backend_pid(sql: str = "SELECT pg_backend_pid()") -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return cursor.fetchone()[-1]
 
 
 def _last_statement(other, pid: int) -> str:
@@ -33,41 +42,27 @@ def test_backend_is_ours(postgres_required):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_idle_session_passes_without_a_statement(postgres_required):
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 'health-marker', pg_backend_pid()")
-        pid = cursor.fetchone()[1]
-    other = _other_session()
-    try:
-        assert connection.is_usable()
-        assert _last_statement(other, pid) == "SELECT 'health-marker', pg_backend_pid()"
-    finally:
-        other.close()
+def test_idle_session_passes_without_a_statement(other_session):
+    pid = _backend_pid("SELECT 'health-marker', pg_backend_pid()")
+    assert connection.is_usable()
+    assert _last_statement(other_session, pid) == "SELECT 'health-marker', pg_backend_pid()"
 
 
 @pytest.mark.django_db(transaction=True)
-def test_ended_session_is_replaced_before_use(postgres_required):
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
-    other = _other_session()
-    try:
-        with other.cursor() as cursor:
-            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
-        _wait_readable(connection.connection.fileno())
-        assert not connection.is_usable()
+def test_ended_session_is_replaced_before_use(other_session):
+    pid = _backend_pid()
+    with other_session.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+    _wait_readable(connection.connection.fileno())
+    assert not connection.is_usable()
 
-        # what a request does first: the check closes the dead session...
-        connection.health_check_enabled = True
-        connection.health_check_done = False
-        connection.close_if_health_check_failed()
-        assert connection.connection is None
-        # ...and its first statement runs on a new one
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_backend_pid()")
-            assert cursor.fetchone()[0] != pid
-    finally:
-        other.close()
+    # what a request does first: the check closes the dead session...
+    connection.health_check_enabled = True
+    connection.health_check_done = False
+    connection.close_if_health_check_failed()
+    assert connection.connection is None
+    # ...and its first statement runs on a new one
+    assert _backend_pid() != pid
 
 
 @pytest.mark.django_db(transaction=True)
