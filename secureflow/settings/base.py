@@ -7,9 +7,11 @@ from pathlib import Path
 
 import environ
 
+from .environment import Env
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
-env = environ.Env()
+env = Env()  # values taken as they are: no `$NAME` references (see environment.py)
 if (BASE_DIR / ".env").exists():
     environ.Env.read_env(BASE_DIR / ".env")
 

@@ -28,6 +28,47 @@ def test_production_settings_pass_check_deploy():
     assert "no issues" in result.stdout
 
 
+def test_environment_values_are_taken_as_they_are(monkeypatch):
+    from secureflow.settings.environment import Env
+
+    env = Env()
+    monkeypatch.setenv("SF_TEST_SECRET", "$HOME&x(y")  # looks like a reference to $HOME
+    monkeypatch.setenv("SF_TEST_OTHER", "$NO_SUCH_VARIABLE")
+    monkeypatch.setenv("SF_TEST_HOSTS", "$a.example,b.example")
+    monkeypatch.setenv("SF_TEST_PLAIN", "plain")
+    assert env.str("SF_TEST_SECRET") == "$HOME&x(y"
+    assert env.str("SF_TEST_OTHER", default="") == "$NO_SUCH_VARIABLE"
+    assert env.list("SF_TEST_HOSTS") == ["$a.example", "b.example"]
+    assert env.str("SF_TEST_PLAIN") == "plain"
+    assert env.str("SF_TEST_MISSING", default="fallback") == "fallback"
+
+
+def test_production_settings_take_a_secret_key_that_starts_with_a_dollar():
+    key = "$" + secrets.token_urlsafe(50)
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "secureflow.settings.production",
+        "DJANGO_SECRET_KEY": key,
+        "DJANGO_ALLOWED_HOSTS": "fraud.example-bank.ae",
+    }
+    result = subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "shell",
+            "-c",
+            "from django.conf import settings; print(settings.SECRET_KEY)",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == key
+
+
 def test_production_settings_refuse_to_start_without_secret_key():
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SECRET_KEY"}
     env.update(
