@@ -5,7 +5,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from detection.features.spec import FEATURE_INDEX, FEATURES, SINCE_PREV_CAP_SECONDS
+from detection.features.spec import FEATURE_INDEX, FEATURES, HOUR_ANGLE, SINCE_PREV_CAP_SECONDS
 
 Sentence = Callable[[np.ndarray, float, str], str]
 
@@ -34,6 +34,19 @@ def _since_prev(x: np.ndarray, amount: float, cur: str) -> str:
     if seconds < 7200:
         return f"{seconds / 60:.0f} minutes since this account's previous transfer"
     return f"{seconds / 3600:.1f} hours since this account's previous transfer"
+
+
+def _time_of_day(x: np.ndarray, amount: float, cur: str) -> str:
+    angle = math.atan2(_f(x, "hour_sin"), _f(x, "hour_cos"))
+    minutes = round((angle / HOUR_ANGLE) % 24 * 60) % (24 * 60)
+    return f"Made at {minutes // 60:02d}:{minutes % 60:02d} local time"
+
+
+def _payee_prior(x: np.ndarray, amount: float, cur: str) -> str:
+    n = round(math.expm1(_f(x, "counterparty_log_prior_count")))
+    if n == 0:
+        return "First transfer to this payee from any account"
+    return f"The payee received {n:,} earlier transfer{'s' if n != 1 else ''} from any account"
 
 
 TEMPLATES: dict[str, Sentence] = {
@@ -105,6 +118,11 @@ TEMPLATES: dict[str, Sentence] = {
     "transfer_type_L": lambda x, a, c: "Transfer to another local bank",
     "transfer_type_I": lambda x, a, c: "Internal transfer",
     "transfer_type_O": lambda x, a, c: "Transfer between own accounts",
+    "channel_digital": lambda x, a, c: "Made through a digital channel (app, online, API)",
+    "channel_card": lambda x, a, c: "Made with a card (ATM or card terminal)",
+    "hour_sin": _time_of_day,
+    "hour_cos": _time_of_day,
+    "counterparty_log_prior_count": _payee_prior,
     "is_night": lambda x, a, c: "Made at night (00:00–05:59 local time)",
     "is_weekend": lambda x, a, c: "Made at the weekend",
     "counterparty_distinct_senders_7d": lambda x, a, c: (
@@ -136,6 +154,8 @@ NOT_TEMPLATES: dict[str, Sentence] = {
     "transfer_type_L": lambda x, a, c: "Not a transfer to another local bank",
     "transfer_type_I": lambda x, a, c: "Not an internal transfer",
     "transfer_type_O": lambda x, a, c: "Not a transfer between own accounts",
+    "channel_digital": lambda x, a, c: "Not made through a digital channel",
+    "channel_card": lambda x, a, c: "Not made with a card",
     "is_night": lambda x, a, c: "Made in the day (06:00–23:59 local time)",
     "is_weekend": lambda x, a, c: "Made on a weekday",
 }

@@ -87,3 +87,33 @@ def test_time_since_previous_transfer_at_its_cap():
     assert feature_sentence(since, hours, amount=1.0) == (
         "5.0 hours since this account's previous transfer"
     )
+
+
+def test_every_feature_has_a_sentence_of_its_own():
+    assert [f.name for f in FEATURES if f.name not in TEMPLATES] == []
+
+
+@pytest.mark.parametrize(
+    ("hour", "text"), [(2 + 10 / 60, "02:10"), (0.0, "00:00"), (23.5, "23:30")]
+)
+def test_time_of_day_reads_as_a_clock_time(hour, text):
+    angle = hour * 2 * math.pi / 24
+    x = _vector(hour_sin=math.sin(angle), hour_cos=math.cos(angle))
+    for name in ("hour_sin", "hour_cos"):
+        assert feature_sentence(name, x, amount=1.0) == f"Made at {text} local time"
+
+
+def test_payee_history_and_channels():
+    prior = "counterparty_log_prior_count"
+    assert feature_sentence(prior, _vector(**{prior: 0.0}), amount=1.0) == (
+        "First transfer to this payee from any account"
+    )
+    assert feature_sentence(prior, _vector(**{prior: math.log1p(1500)}), amount=1.0) == (
+        "The payee received 1,500 earlier transfers from any account"
+    )
+    assert feature_sentence("channel_card", _vector(channel_card=0.0), amount=1.0) == (
+        "Not made with a card"
+    )
+    assert feature_sentence("channel_digital", _vector(channel_digital=1.0), amount=1.0) == (
+        "Made through a digital channel (app, online, API)"
+    )
