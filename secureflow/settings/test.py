@@ -22,6 +22,7 @@ TEST_RUN_ID = os.environ.setdefault("SECUREFLOW_TEST_RUN_ID", str(os.getpid()))
 # A file (not in-memory) SQLite test database, so that worker processes started by the
 # integration tests can share it.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    VAR_DIR.mkdir(parents=True, exist_ok=True)  # a fresh clone has no var/ yet
     DATABASES["default"]["TEST"] = {  # noqa: F405
         "NAME": str(VAR_DIR / f"test-secureflow-{TEST_RUN_ID}.sqlite3")
     }

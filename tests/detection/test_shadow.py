@@ -183,7 +183,8 @@ def test_shadow_comparison_counts_agreement_flags_and_precision():
         transaction=Transaction.objects.get(external_id="t5"), is_fraud=True, source="chargeback"
     )
 
-    result = shadow_comparison(date_from=now.date() - timedelta(days=1), date_to=now.date())
+    today = timezone.localdate(now)  # the bounds are local days
+    result = shadow_comparison(date_from=today - timedelta(days=1), date_to=today)
     assert result.scored == 8
     assert result.shadow_keys == ["isolation_forest:v2"]
     assert result.agreement_rate == pytest.approx(5 / 8)
@@ -200,7 +201,7 @@ def test_shadow_comparison_counts_agreement_flags_and_precision():
     assert result.shadow_recall == pytest.approx(3 / 4)
 
     empty = shadow_comparison(
-        date_from=now.date() - timedelta(days=30), date_to=now.date() - timedelta(days=20)
+        date_from=today - timedelta(days=30), date_to=today - timedelta(days=20)
     )
     assert empty.scored == 0 and empty.agreement_rate is None
 
