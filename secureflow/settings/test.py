@@ -15,6 +15,10 @@ EMAIL_BACKEND = env.str(
     "DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.locmem.EmailBackend"
 )
 
+# The tests state local times, days and months in the default zone; a zone set for the
+# machine's own SecureFlow (SECUREFLOW_TIME_ZONE) must not change what they expect.
+TIME_ZONE = CELERY_TIMEZONE = "Asia/Dubai"
+
 # One id per test run, inherited by the worker processes the tests start: test runs side
 # by side on one machine get their own test database and their own broker keys.
 TEST_RUN_ID = os.environ.setdefault("SECUREFLOW_TEST_RUN_ID", str(os.getpid()))
