@@ -241,20 +241,24 @@ def worker_broker(request, tmp_path):
     for folder in ("queue", "processed", "control"):
         (broker / folder).mkdir(parents=True, exist_ok=True)
     previous = app.conf.broker_transport_options
-    _publish_with(app, options)
+    _publish_with(app, options, close_current=False)
     assert connection.vendor in {"sqlite", "postgresql"}
     try:
         yield "filesystem://", {"SECUREFLOW_VAR_DIR": str(var_dir)}
     finally:
-        _publish_with(app, previous)
+        _publish_with(app, previous, close_current=True)
 
 
-def _publish_with(app, transport_options: dict) -> None:
+def _publish_with(app, transport_options: dict, *, close_current: bool) -> None:
     """Make this process publish with other broker transport options: drop the connection
-    and producer pools Celery keeps, so the next publish opens new ones."""
-    app.conf.broker_transport_options = transport_options
-    if app._pool is not None:
+    and producer pools Celery holds, so the next publish takes the ones for these options.
+
+    Kombu keeps one pool per connection settings for the whole process, and Celery's
+    pools are those: the run's own pool must stay open for the tests after this one, so
+    only this test's pool (its folders are used by no one else) is closed."""
+    if close_current and app._pool is not None:
         app._pool.force_close_all()
+    app.conf.broker_transport_options = transport_options
     app._pool = None
     app.amqp._producer_pool = None
 
