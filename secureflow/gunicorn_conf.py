@@ -1,6 +1,7 @@
 """gunicorn settings for SecureFlow: `gunicorn -c python:secureflow.gunicorn_conf
 secureflow.wsgi:application` (command-line options such as --workers still apply)."""
 
+import gc
 import logging
 from typing import Any
 
@@ -11,7 +12,13 @@ keepalive = 30
 
 
 def post_worker_init(worker: Any) -> None:
-    """Load the models and SHAP explainers before the worker takes requests."""
+    """Load the models and SHAP explainers before the worker takes requests, then move
+    everything loaded so far out of the garbage collector's sight.
+
+    A loaded worker holds a few hundred thousand long-lived objects (Django, the models,
+    SHAP, TensorFlow); a full collection walks all of them, a pause of 100-200 ms on this
+    machine that every request queued at the worker waits out (the API's p99).
+    `gc.freeze()` leaves them out of every later collection."""
     try:
         from detection.scoring.service import scoring_warm_up
 
@@ -22,3 +29,5 @@ def post_worker_init(worker: Any) -> None:
         from django.db import connections
 
         connections.close_all()
+        gc.collect()
+        gc.freeze()

@@ -5,7 +5,7 @@
 
 What it does, against the configured database (PostgreSQL when DATABASE_URL says so):
 
-1. Prepares: demo data and trained models through `setup_demo` when the database has no
+1. Prepares: the database schema (`migrate`); demo data and trained models through `setup_demo` when the database has no
    transactions / no active model (small sizes: --demo-customers, --demo-days); a user
    `benchmark-api` in the Investigator role with an API token; on PostgreSQL, VACUUM
    ANALYZE (as autovacuum would have after a bulk load) and every account's feature
@@ -257,6 +257,7 @@ class Command(BaseCommand):
 
     # -- preparation ----------------------------------------------------------------------
     def _prepare(self, options: dict[str, Any]) -> str:
+        call_command("migrate", interactive=False, verbosity=0)
         if (
             not Transaction.objects.exists()
             or not ModelVersion.objects.filter(is_active=True).exists()
