@@ -5,9 +5,10 @@
 
 What it does, against the configured database (PostgreSQL when DATABASE_URL says so):
 
-1. Prepares: the database schema (`migrate`); demo data and trained models through `setup_demo` when the database has no
-   transactions / no active model (small sizes: --demo-customers, --demo-days); a user
-   `benchmark-api` in the Investigator role with an API token; on PostgreSQL, VACUUM
+1. Prepares: the database schema (`migrate`); demo data and trained models through
+   `setup_demo` when the database has no transactions / no active model (small sizes:
+   --demo-customers, --demo-days); a user `benchmark-api` in the Investigator role with
+   an API token; on PostgreSQL, VACUUM
    ANALYZE (as autovacuum would have after a bulk load) and every account's feature
    summary (as real-time decisions keep them up to date).
 2. Starts gunicorn (`secureflow.wsgi`, production settings, secureflow/gunicorn_conf.py:
