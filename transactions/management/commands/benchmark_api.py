@@ -8,9 +8,8 @@ What it does, against the configured database (PostgreSQL when DATABASE_URL says
 1. Prepares: the database schema (`migrate`); demo data and trained models through
    `setup_demo` when the database has no transactions / no active model (small sizes:
    --demo-customers, --demo-days); a user `benchmark-api` in the Investigator role with
-   an API token; on PostgreSQL, VACUUM
-   ANALYZE (as autovacuum would have after a bulk load) and every account's feature
-   summary (as real-time decisions keep them up to date).
+   an API token; on PostgreSQL, VACUUM ANALYZE (as autovacuum would have after a bulk
+   load) and every account's feature summary (as real-time decisions keep them up to date).
 2. Starts gunicorn (`secureflow.wsgi`, production settings, secureflow/gunicorn_conf.py:
    gthread workers that load the models and SHAP explainers before taking requests) on a
    free 127.0.0.1 port. Rate limiting stays on, with the score rate set by --score-rate.
