@@ -34,5 +34,6 @@ $(echo "$logins" | sed 's/^/  /')
   Stop with Ctrl-C.
 MSG
 
-.venv/bin/gunicorn -c python:secureflow.gunicorn_conf secureflow.wsgi:application --bind "$host:$port" --workers 3 --threads 2 \
+.venv/bin/gunicorn -c python:secureflow.gunicorn_conf secureflow.wsgi:application \
+  --bind "$host:$port" --workers 3 --threads 2 \
   --access-logfile var/log/access.log --error-logfile - --log-level warning
