@@ -16,7 +16,7 @@ def post_worker_init(worker: Any) -> None:
     everything loaded so far out of the garbage collector's sight.
 
     A loaded worker holds a few hundred thousand long-lived objects (Django, the models,
-    SHAP, TensorFlow); a full collection walks all of them, a pause of 100-200 ms on this
+    SHAP, TensorFlow); a full collection walks all of them, a pause of 130-330 ms on this
     machine that every request queued at the worker waits out (the API's p99).
     `gc.freeze()` leaves them out of every later collection."""
     try:
