@@ -62,4 +62,5 @@ class DropPatternIndexes(migrations.RunPython):
             for name in fields:
                 column = model._meta.get_field(name).column
                 for index in pattern_index_names(cursor, table, column):
-                    schema_editor.execute(f"DROP INDEX IF EXISTS {connection.ops.quote_name(index)}")
+                    quoted = connection.ops.quote_name(index)
+                    schema_editor.execute(f"DROP INDEX IF EXISTS {quoted}")
