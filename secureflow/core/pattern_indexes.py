@@ -7,7 +7,9 @@ columns that way (exact matches use the plain index; searches use `icontains`, w
 btree serves), so each such index only costs an index entry on every insert: on the
 real-time path and in batch imports. `DropPatternIndexes` removes them from PostgreSQL and
 does nothing on other databases. Reversing it does nothing: nothing relies on them, and
-Django drops them with `IF EXISTS` when it alters such a field later.
+Django drops them with `IF EXISTS` when it alters such a field later. A later migration
+that changes such a field's type (its max_length, say) makes Django build the index again:
+follow it with another `DropPatternIndexes`.
 """
 
 from typing import Any
