@@ -239,8 +239,9 @@ def load_counterparty_state(
 #      sum of their ids, identifier = the account's feature summary when it covers exactly
 #      those; rows 0 are then left out.
 # Counting in the database keeps a popular counterparty (thousands of payments a week)
-# from sending every row to Python; only the plain count reads all of its prior
-# transactions, the others read the index range of their window (matured = all - recent).
+# from sending every row to Python; one index scan over its prior transactions gives all
+# three counts (the matured ones and the 7-day senders are FILTERs of it). That scan still
+# grows with the counterparty's history.
 # Times come as epoch microseconds (exact: extract() is numeric) and amounts as float8
 # (numeric -> float8 rounds to the nearest double, as float(Decimal) does), so that no
 # datetime or Decimal is built per row. Raw SQL, run as a
@@ -256,15 +257,12 @@ SELECT 1, (extract(epoch FROM t.occurred_at) * 1000000)::bigint, t.id, NULL, NUL
   FROM {txn} t
  WHERE %(data_labels)s AND t.counterparty_id = %(counterparty)s AND {before} AND t.source_label
 UNION ALL
-SELECT 2, prior.n, prior.n - recent.n, window7.n, NULL, NULL, NULL, NULL, NULL
-  FROM (SELECT count(*) AS n FROM {txn} t
-         WHERE t.counterparty_id = %(counterparty)s AND {before}) prior,
-       (SELECT count(*) AS n FROM {txn} t
-         WHERE t.counterparty_id = %(counterparty)s AND {before}
-           AND t.occurred_at > %(matured_until)s) recent,
-       (SELECT count(DISTINCT t.account_id) AS n FROM {txn} t
-         WHERE t.counterparty_id = %(counterparty)s AND {before}
-           AND t.occurred_at > %(window_start)s AND t.account_id <> %(account)s) window7
+SELECT 2, count(*), count(*) FILTER (WHERE t.occurred_at <= %(matured_until)s),
+       count(DISTINCT t.account_id)
+         FILTER (WHERE t.occurred_at > %(window_start)s AND t.account_id <> %(account)s),
+       NULL, NULL, NULL, NULL, NULL
+  FROM {txn} t
+ WHERE t.counterparty_id = %(counterparty)s AND {before}
 UNION ALL
 SELECT 3, (extract(epoch FROM f.known_at) * 1000000)::bigint, f.transaction_id, f.id,
        NULL, NULL, NULL, NULL, f.is_fraud
