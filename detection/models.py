@@ -234,6 +234,36 @@ class AccountFeatureSummary(models.Model):
         return f"Feature summary of account {self.account_id} ({self.transaction_count} txns)"
 
 
+class CounterpartyDayCount(models.Model):
+    """Payments to one counterparty on one UTC day, or a change to that count
+    (detection/features/counterparty_days.py). Written by PostgreSQL triggers on the
+    transactions table and folded into one row per day by `compact()`; the real-time
+    features sum them instead of counting a counterparty's whole history. The
+    counterparty is a plain id: a delta row may outlive the transactions it counted."""
+
+    counterparty_id = models.BigIntegerField()
+    day = models.DateField()
+    transactions = models.IntegerField(help_text="Payments added (or, when negative, removed).")
+    compacted = models.BooleanField(default=False)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["counterparty_id", "day"],
+                include=["transactions"],
+                name="counterparty_day",
+            ),
+            models.Index(
+                fields=["counterparty_id", "day"],
+                condition=models.Q(compacted=False),
+                name="counterparty_day_pending",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Counterparty {self.counterparty_id} on {self.day}: {self.transactions:+d}"
+
+
 class RetrainingTrigger(models.TextChoices):
     SCHEDULE = "schedule", "Schedule"
     MANUAL = "manual", "Command line"

@@ -11,7 +11,7 @@ Fraud labels on a counterparty's transactions come from feedback labels (known a
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 
 import numpy as np
@@ -33,7 +33,7 @@ from detection.features.history import (
     FeatureTxn,
 )
 from detection.features.spec import COUNTERPARTY_WINDOW_NS, DEFAULT_LABEL_DELAY_DAYS
-from detection.models import AccountFeatureSummary
+from detection.models import AccountFeatureSummary, CounterpartyDayCount
 from secureflow.core.prepared import PreparedStatement
 from transactions.models import Account, Counterparty, Transaction
 
@@ -232,16 +232,18 @@ def load_counterparty_state(
 #   1  the counterparty's prior transactions labelled in the data: a = epoch µs, b = id;
 #   2  one row of counts over the counterparty's prior transactions: a = all of them,
 #      b = the matured ones (old enough for a label to be known), c = distinct other
-#      accounts that paid it in the last 7 days;
+#      accounts that paid it in the last 7 days. The first two add its per-day counts
+#      (detection/features/counterparty_days.py) of the days before the cut's UTC day to
+#      the payments of that day;
 #   3  feedback labels on its prior transactions: a = known-at µs, b = transaction id,
 #      c = label id, flag = is fraud;
 #   4  (new transactions only) the account's stored transactions: a = their count, b = the
 #      sum of their ids, identifier = the account's feature summary when it covers exactly
 #      those; rows 0 are then left out.
 # Counting in the database keeps a popular counterparty (thousands of payments a week)
-# from sending every row to Python; one index scan over its prior transactions gives all
-# three counts (the matured ones and the 7-day senders are FILTERs of it). That scan still
-# grows with the counterparty's history.
+# from sending every row to Python, and the per-day counts keep the cost from growing with
+# its history: a count reads one row per day with payments and one day of transactions.
+# The 7-day window is read once, for the senders and the cut's own day (which it holds).
 # Times come as epoch microseconds (exact: extract() is numeric) and amounts as float8
 # (numeric -> float8 rounds to the nearest double, as float(Decimal) does), so that no
 # datetime or Decimal is built per row. Raw SQL, run as a
@@ -257,12 +259,22 @@ SELECT 1, (extract(epoch FROM t.occurred_at) * 1000000)::bigint, t.id, NULL, NUL
   FROM {txn} t
  WHERE %(data_labels)s AND t.counterparty_id = %(counterparty)s AND {before} AND t.source_label
 UNION ALL
-SELECT 2, count(*), count(*) FILTER (WHERE t.occurred_at <= %(matured_until)s),
-       count(DISTINCT t.account_id)
-         FILTER (WHERE t.occurred_at > %(window_start)s AND t.account_id <> %(account)s),
+SELECT 2, coalesce(days.before_day, 0) + recent.on_day,
+       coalesce(days.before_matured_day, 0) + matured.on_day, recent.others,
        NULL, NULL, NULL, NULL, NULL
-  FROM {txn} t
- WHERE t.counterparty_id = %(counterparty)s AND {before}
+  FROM (SELECT sum(d.transactions) AS before_day,
+               sum(d.transactions) FILTER (WHERE d.day < %(matured_day)s) AS before_matured_day
+          FROM {days} d
+         WHERE d.counterparty_id = %(counterparty)s AND d.day < %(before_day)s) AS days,
+       (SELECT count(*) FILTER (WHERE t.occurred_at >= %(before_day_start)s) AS on_day,
+               count(DISTINCT t.account_id) FILTER (WHERE t.account_id <> %(account)s) AS others
+          FROM {txn} t
+         WHERE t.counterparty_id = %(counterparty)s AND t.occurred_at > %(window_start)s
+           AND {before}) AS recent,
+       (SELECT count(*) AS on_day
+          FROM {txn} t
+         WHERE t.counterparty_id = %(counterparty)s AND t.occurred_at >= %(matured_day_start)s
+           AND t.occurred_at <= %(matured_until)s AND {before}) AS matured
 UNION ALL
 SELECT 3, (extract(epoch FROM f.known_at) * 1000000)::bigint, f.transaction_id, f.id,
        NULL, NULL, NULL, NULL, f.is_fraud
@@ -316,6 +328,7 @@ def _pg_feature_statement(kind: str) -> PreparedStatement:
             cp=Counterparty._meta.db_table,
             label=FeedbackLabel._meta.db_table,
             summary=AccountFeatureSummary._meta.db_table,
+            days=CounterpartyDayCount._meta.db_table,
             before=_PG_BEFORE["lte" if kind == "summary" else kind],
         )
         statement = _pg_statements[kind] = PreparedStatement(f"secureflow_features_{kind}", sql)
@@ -336,6 +349,11 @@ class LiveAccountState:
     tz_name: str
 
 
+def _utc_day(moment: datetime) -> date:
+    """The UTC day of `moment`, as the per-day counts file it."""
+    return moment.astimezone(UTC).date()
+
+
 def _feature_params(
     *,
     account_id: int,
@@ -351,12 +369,17 @@ def _feature_params(
     # means at or before `before - delay` (with no delay: strictly before `before`);
     # the 7-day window holds the ones strictly after `before - 7 days`.
     matured_until = ns_to_datetime(before_ns - delay) if delay > 0 else before - _MICROSECOND
+    before_day, matured_day = _utc_day(before), _utc_day(matured_until)
     return {
         "account": account_id,
         "counterparty": counterparty_id,
         "before": before,
         "before_id": before_id,
+        "before_day": before_day,
+        "before_day_start": datetime.combine(before_day, time(), UTC),
         "matured_until": matured_until,
+        "matured_day": matured_day,
+        "matured_day_start": datetime.combine(matured_day, time(), UTC),
         "window_start": ns_to_datetime(before_ns - COUNTERPARTY_WINDOW_NS),
         "data_labels": label_source in ("data", "both") and counterparty_id is not None,
         "feedback": label_source in ("feedback", "both") and counterparty_id is not None,

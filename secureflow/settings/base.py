@@ -274,6 +274,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "transactions.tasks.resume_stalled_batches",
         "schedule": 300.0,
     },
+    "counterparty-days-compact": {
+        "task": "detection.tasks.compact_counterparty_days",
+        "schedule": 60.0,
+    },
 }
 
 # The real-time path's PostgreSQL queries run as prepared statements (secureflow/core/prepared.py);

@@ -282,6 +282,8 @@ class Command(BaseCommand):
             with connection.cursor() as cursor:
                 cursor.execute("VACUUM ANALYZE")
             call_command("rebuild_feature_summaries", stdout=self.stdout)
+            # and the counterparties' per-day counts folded, as the beat task does
+            call_command("counterparty_days", stdout=self.stdout)
         return token.key
 
     def _bodies(self, count: int) -> list[dict[str, Any]]:

@@ -40,3 +40,4 @@ class Command(BaseCommand):
             if connection.vendor == "postgresql":
                 self.stdout.write("==> Summarising each account's history for real-time scoring")
                 call_command("rebuild_feature_summaries", stdout=self.stdout)
+                call_command("counterparty_days", stdout=self.stdout)
