@@ -300,3 +300,17 @@ def _call(*args: str) -> str:
     out = StringIO()
     call_command(*args, stdout=out)
     return out.getvalue()
+
+
+def test_beat_folds_the_days_every_minute(postgres_required, settings):
+    from detection.tasks import compact_counterparty_days
+
+    entry = settings.CELERY_BEAT_SCHEDULE["counterparty-days-compact"]
+    assert entry["task"] == compact_counterparty_days.name
+    assert entry["schedule"] == 60.0
+    account = _account()
+    shop = Counterparty.objects.create(identifier="SHOP")
+    for i in range(4):
+        _payment(account, shop, MIDNIGHT + timedelta(days=i % 2), f"P{i}")
+    assert compact_counterparty_days.apply().get() == [4, 2]
+    _assert_counts_agree()
