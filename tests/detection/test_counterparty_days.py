@@ -3,7 +3,7 @@ keeps them equal to the stored transactions, compaction keeps their sums, and th
 real-time features read from them give what the ORM reference gives."""
 
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
 import numpy as np
@@ -191,22 +191,11 @@ def test_features_from_day_counts_match_the_reference(postgres_required, delay_d
     shop = Counterparty.objects.get(
         identifier=sorted({t.counterparty.identifier for t in stored if t.counterparty})[0]
     )
-    # payments on both sides of UTC midnights, and one at it exactly
+    # payments on both sides of a UTC midnight, one at it exactly, one a label delay before
+    midnight = datetime.combine(stored[-1].occurred_at.astimezone(UTC).date(), time(), UTC)
+    offsets = [timedelta(0), -timedelta(microseconds=1), timedelta(1), -timedelta(delay_days)]
     extra = [
-        _payment(
-            account,
-            shop,
-            stored[-1].occurred_at.replace(hour=0, minute=0, second=0, microsecond=0) + delta,
-            f"EDGE-{i}",
-        )
-        for i, delta in enumerate(
-            [
-                timedelta(0),
-                -timedelta(microseconds=1),
-                timedelta(days=1),
-                -timedelta(days=delay_days),
-            ]
-        )
+        _payment(account, shop, midnight + offset, f"EDGE-{i}") for i, offset in enumerate(offsets)
     ]
     txns = list(
         Transaction.objects.filter(counterparty__isnull=False).order_by("occurred_at", "id")
@@ -214,7 +203,23 @@ def test_features_from_day_counts_match_the_reference(postgres_required, delay_d
     assert CounterpartyDayCount.objects.filter(compacted=False).exists()
     assert _features_agree(txns, delay_days=delay_days) == 2 * len(txns)
     counterparty_days.compact()
-    assert _features_agree([*extra, *txns[::5]], delay_days=delay_days) > 0
+    again = [*extra, *txns[::5]]
+    assert _features_agree(again, delay_days=delay_days) == 2 * len(again)
+
+
+def _prior_and_matured(probe: Transaction) -> tuple[int, int]:
+    """The payee's prior and matured counts for `probe` (as stored), label delay 7 days."""
+    _, state = realtime._load_state_postgresql(
+        account_id=probe.account_id,
+        counterparty_id=probe.counterparty_id,
+        before=probe.occurred_at,
+        before_id=probe.pk,
+        home_country="AE",
+        label_delay_days=7.0,
+        label_source="both",
+        tz=None,
+    )
+    return state.prior_count, state.matured_count
 
 
 def test_features_read_the_day_rows(postgres_required):
@@ -224,31 +229,11 @@ def test_features_read_the_day_rows(postgres_required):
     for i in range(6):
         _payment(account, shop, MIDNIGHT - timedelta(days=10 - i), f"OLD-{i}")
     probe = _payment(account, shop, MIDNIGHT, "NOW")
-    _, state = realtime._load_state_postgresql(
-        account_id=account.pk,
-        counterparty_id=shop.pk,
-        before=probe.occurred_at,
-        before_id=probe.pk,
-        home_country="AE",
-        label_delay_days=7.0,
-        label_source="both",
-        tz=None,
-    )
-    assert (state.prior_count, state.matured_count) == (6, 4)
+    assert _prior_and_matured(probe) == (6, 4)
     CounterpartyDayCount.objects.create(
         counterparty_id=shop.pk, day=(MIDNIGHT - timedelta(days=20)).date(), transactions=100
     )
-    _, state = realtime._load_state_postgresql(
-        account_id=account.pk,
-        counterparty_id=shop.pk,
-        before=probe.occurred_at,
-        before_id=probe.pk,
-        home_country="AE",
-        label_delay_days=7.0,
-        label_source="both",
-        tz=None,
-    )
-    assert (state.prior_count, state.matured_count) == (106, 104)
+    assert _prior_and_matured(probe) == (106, 104)
 
 
 @pytest.mark.django_db(transaction=True)
