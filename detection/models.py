@@ -239,7 +239,8 @@ class CounterpartyDayCount(models.Model):
     (detection/features/counterparty_days.py). Written by PostgreSQL triggers on the
     transactions table and folded into one row per day by `compact()`; the real-time
     features sum them instead of counting a counterparty's whole history. The
-    counterparty is a plain id: a delta row may outlive the transactions it counted."""
+    counterparty is a plain id, not a foreign key: deleting transactions writes delta rows,
+    which must not stand in the way of deleting their counterparty afterwards."""
 
     counterparty_id = models.BigIntegerField()
     day = models.DateField()

@@ -276,14 +276,14 @@ class Command(BaseCommand):
         user.groups.add(Group.objects.get(name=roles.INVESTIGATOR))
         token, _ = Token.objects.get_or_create(user=user)
         if connection.vendor == "postgresql":
-            # what autovacuum does after a bulk load: planner statistics and the visibility
-            # map (index-only scans); and every account's feature summary, as a live
-            # system's real-time decisions keep them (rebuild_feature_summaries)
+            # the counterparties' per-day counts folded, as the beat task does; then what
+            # autovacuum does after a bulk load: planner statistics and the visibility map
+            # (index-only scans); and every account's feature summary, as a live system's
+            # real-time decisions keep them (rebuild_feature_summaries)
+            call_command("counterparty_days", stdout=self.stdout)
             with connection.cursor() as cursor:
                 cursor.execute("VACUUM ANALYZE")
             call_command("rebuild_feature_summaries", stdout=self.stdout)
-            # and the counterparties' per-day counts folded, as the beat task does
-            call_command("counterparty_days", stdout=self.stdout)
         return token.key
 
     def _bodies(self, count: int) -> list[dict[str, Any]]:
