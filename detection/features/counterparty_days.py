@@ -141,13 +141,12 @@ def _postgresql(conn: BaseDatabaseWrapper) -> bool:
     return conn.vendor == "postgresql"
 
 
-def install(schema_editor: Any, *, count_existing: bool = False) -> None:
-    """Create the triggers and, with `count_existing`, count the transactions already
-    stored (PostgreSQL; elsewhere nothing)."""
+def install(schema_editor: Any) -> None:
+    """Create the triggers and count the transactions already stored (PostgreSQL;
+    elsewhere nothing)."""
     if _postgresql(schema_editor.connection):
         schema_editor.execute(_INSTALL_SQL)
-        if count_existing:
-            schema_editor.execute(_REBUILD_SQL)
+        schema_editor.execute(_REBUILD_SQL)
 
 
 def uninstall(schema_editor: Any) -> None:

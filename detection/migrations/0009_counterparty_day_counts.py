@@ -6,7 +6,7 @@ from detection.features import counterparty_days
 
 
 def install(apps, schema_editor):
-    counterparty_days.install(schema_editor, count_existing=True)
+    counterparty_days.install(schema_editor)
 
 
 def uninstall(apps, schema_editor):
