@@ -1,5 +1,6 @@
 """The backtest command: one score row per test transaction, metrics, and isolation."""
 
+import csv
 import json
 from datetime import date
 
@@ -146,17 +147,24 @@ def test_refuses_a_file_without_labels(bank, tmp_path):
         call_command("backtest", *_args(path, tmp_path / "s.csv"))
 
 
-def test_reports_rejected_rows(bank, tmp_path, capsys):
+def test_reports_rejected_rows_and_writes_formulas_as_text(bank, tmp_path, capsys):
     path = tmp_path / "bad.csv"
     write_canonical_csv(bank.transactions, path)
     lines = path.read_text().splitlines()
     lines[5] = lines[5].replace(lines[5].split(",")[1], "not-a-time", 1)
+    # the last transaction (in the test window) with an id a spreadsheet would run
+    last_id = lines[-1].split(",")[0]
+    lines[-1] = lines[-1].replace(last_id, "=1+2", 1)
     path.write_text("\n".join(lines) + "\n")
     call_command("backtest", *_args(path, tmp_path / "s.csv", tmp_path / "m.json"))
     err = capsys.readouterr().err
     assert "1 rejected" in err
     assert "line 6" in err
     assert json.loads((tmp_path / "m.json").read_text())["rows"]["rejected"] == 1
+    with open(tmp_path / "s.csv", newline="", encoding="utf-8") as handle:
+        ids = [row["id"] for row in csv.DictReader(handle)]
+    assert "'=1+2" in ids and "=1+2" not in ids
+    assert last_id not in ids
 
 
 def test_windows_are_checked():

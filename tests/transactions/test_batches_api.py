@@ -132,6 +132,35 @@ def test_progress_results_and_errors_follow_the_batch(investigator_api):
 
 
 @pytest.mark.django_db
+def test_results_and_errors_write_formulas_as_text(investigator_api):
+    """Values from the export that a spreadsheet would run are written with a leading ';
+    what is stored and shown elsewhere is the value as sent."""
+    formula_id = '=HYPERLINK("http://127.0.0.1/x","open")'
+    rows = (
+        f'"{formula_id.replace(chr(34), chr(34) * 2)}",2026-03-01T10:00:00Z,C1,@AE-1,BEN-1,'
+        "50.00,AED,L,AE,web\n"
+        "F2,2026-03-01T10:01:00Z,C1,AE-1,BEN-1,=1+2,AED,L,AE,web\n"
+        "F3,2026-03-01T10:02:00Z,C1,AE-1,BEN-1,-12.50,AED,L,AE,web\n"
+    )
+    batch_id = upload(investigator_api, f"{HEADER}\n{rows}").json()["id"]
+    import_batch_run(batch_id=batch_id)
+    detail = f"{URL}{batch_id}/"
+    assert Transaction.objects.get(account__number="@AE-1").external_id == formula_id
+
+    [result] = read_csv(investigator_api.get(f"{detail}results.csv"))
+    assert (result["id"], result["account"]) == ("'" + formula_id, "'@AE-1")
+    assert result["amount"] == "50.00" and float(result["risk_score"]) >= 0
+
+    errors = read_csv(investigator_api.get(f"{detail}errors.csv"))
+    assert [(e["row"], e["column"], e["value"]) for e in errors] == [
+        ("3", "amount", "'=1+2"),
+        ("4", "amount", "-12.50"),  # a plain number stays as it is
+    ]
+    first = investigator_api.get(detail).json()["errors"]["first"]
+    assert [e["value"] for e in first] == ["=1+2", "-12.50"]  # JSON: as sent
+
+
+@pytest.mark.django_db
 def test_json_array_is_accepted_and_bad_items_are_named(investigator_api):
     records = [
         {"id": "J1", "timestamp": "2026-03-01T10:00:00Z", "account": "AE-3", "amount": 10},

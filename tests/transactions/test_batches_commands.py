@@ -139,6 +139,20 @@ def test_score_csv_writes_rejected_rows_beside_the_output(db, tmp_path):
     assert (error["row"], error["column"], error["value"]) == ("3", "timestamp", "never")
 
 
+def test_score_csv_writes_formulas_as_text(db, tmp_path):
+    path = tmp_path / "in.csv"
+    path.write_text(
+        "id,timestamp,account,amount\n"
+        "=1+2,2026-03-01T10:00:00Z,@AE-1,5\n"
+        "S2,2026-03-01T10:01:00Z,AE-1,+cmd\n"
+    )
+    run("score_csv", str(path), str(tmp_path / "out.csv"))
+    [row] = read(tmp_path / "out.csv")
+    assert (row["id"], row["account"], row["amount"]) == ("'=1+2", "'@AE-1", "5.00")
+    [error] = read(tmp_path / "out.errors.csv")
+    assert (error["row"], error["column"], error["value"]) == ("3", "amount", "'+cmd")
+
+
 def test_benchmark_batch_prints_rows_per_second_and_writes_json(db, tmp_path):
     target = tmp_path / "bench.json"
     out = run(

@@ -1,10 +1,12 @@
 """A batch's files as CSV: the rejected rows (written once when the input is read) and the
-scored rows (streamed from the database)."""
+scored rows (streamed from the database). Cells a spreadsheet would run as a formula are
+written as text (transactions/csv_cells.py)."""
 
 import csv
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from transactions.csv_cells import spreadsheet_safe_row
 from transactions.csv_reader import RowError
 
 ERROR_COLUMNS = ("row", "column", "reason", "value")
@@ -31,7 +33,9 @@ def write_error_file(path: Path, errors: Iterable[RowError]) -> None:
     with open(tmp, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(ERROR_COLUMNS)
-        writer.writerows((e.line, e.column, e.reason, e.value) for e in errors)
+        writer.writerows(
+            spreadsheet_safe_row((e.line, e.column, e.reason, e.value)) for e in errors
+        )
     tmp.replace(path)
 
 
@@ -60,7 +64,7 @@ def csv_lines(header: Iterable[str], rows: Iterable[Iterable[object]]) -> Iterat
     writer = csv.writer(_Echo())
     yield writer.writerow(list(header))
     for row in rows:
-        yield writer.writerow(list(row))
+        yield writer.writerow(spreadsheet_safe_row(row))
 
 
 def file_lines(path: Path, *, block_size: int = 256 * 1024) -> Iterator[bytes]:
@@ -103,7 +107,7 @@ def write_csv(path: Path, header: Iterable[str], rows: Iterable[Iterable[object]
         writer = csv.writer(handle)
         writer.writerow(list(header))
         for row in rows:
-            writer.writerow(list(row))
+            writer.writerow(spreadsheet_safe_row(row))
             count += 1
     tmp.replace(path)
     return count

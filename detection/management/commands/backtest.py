@@ -26,6 +26,7 @@ from detection.backtest import (
     read_labelled_csv,
     run_backtest,
 )
+from transactions.csv_cells import spreadsheet_safe_frame
 from transactions.csv_reader import CsvFormatError
 from transactions.csv_schema import MappingError, load_mapping
 
@@ -118,7 +119,7 @@ class Command(BaseCommand):
         except BacktestError as exc:
             raise CommandError(str(exc)) from exc
 
-        result.scores.to_csv(options["out"], index=False)
+        spreadsheet_safe_frame(result.scores).to_csv(options["out"], index=False)
         metrics = {
             **result.metrics,
             "rows": {
