@@ -16,6 +16,7 @@ import pandas as pd
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 TEXT_MARK = "'"
+_FORMULA_START_SET = frozenset(FORMULA_STARTS)
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?")
 
 
@@ -27,7 +28,15 @@ def spreadsheet_safe(value: object) -> object:
 
 
 def spreadsheet_safe_row(row: Iterable[object]) -> list[object]:
-    return [spreadsheet_safe(value) for value in row]
+    """`spreadsheet_safe` of each value (inlined: results files stream millions of rows)."""
+    return [
+        TEXT_MARK + value
+        if isinstance(value, str)
+        and value[:1] in _FORMULA_START_SET
+        and not _NUMBER.fullmatch(value)
+        else value
+        for value in row
+    ]
 
 
 def spreadsheet_safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
