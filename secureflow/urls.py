@@ -4,14 +4,21 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from secureflow.core import views as core_views
+from secureflow.core.forms import AdminSignInForm, SignInForm
 from secureflow.core.health import healthz
+
+admin.site.login_form = AdminSignInForm  # failed sign-ins limited as on the pages
 
 urlpatterns = [
     # first: the real-time API is the busiest route, and each pattern tried costs time
     path("api/v1/", include("secureflow.api_urls")),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(authentication_form=SignInForm),
+        name="login",
+    ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", core_views.home, name="home"),
     path("cases/", include("cases.urls")),

@@ -8,10 +8,14 @@ class CoreConfig(AppConfig):
     verbose_name = "SecureFlow core"
 
     def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in
+
         from secureflow.core.authentication import connect_signals
+        from secureflow.core.session_idle import on_user_logged_in
 
         post_migrate.connect(_create_role_groups, sender=self)
         connect_signals()
+        user_logged_in.connect(on_user_logged_in, dispatch_uid="core.session_renewed_at_login")
 
 
 def _create_role_groups(sender: AppConfig, **kwargs: object) -> None:

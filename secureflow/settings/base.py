@@ -48,6 +48,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "secureflow.core.session_idle.SessionRenewalMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -111,6 +112,14 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LOGIN_URL = "login"
+# Failed sign-ins lock a username / an address out (secureflow/core/sign_in_limits.py).
+SECUREFLOW_SIGN_IN_MAX_FAILURES = env.int("SECUREFLOW_SIGN_IN_MAX_FAILURES", default=5)
+SECUREFLOW_SIGN_IN_MAX_FAILURES_PER_ADDRESS = env.int(
+    "SECUREFLOW_SIGN_IN_MAX_FAILURES_PER_ADDRESS", default=20
+)
+SECUREFLOW_SIGN_IN_LOCKOUT_MINUTES = env.float("SECUREFLOW_SIGN_IN_LOCKOUT_MINUTES", default=15)
+# A signed-in session ends after this long without a request (secureflow/core/session_idle.py).
+SESSION_COOKIE_AGE = round(env.float("SECUREFLOW_SESSION_IDLE_MINUTES", default=30) * 60)
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 

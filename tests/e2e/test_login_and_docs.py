@@ -28,6 +28,22 @@ def test_investigator_logs_in_and_out(page, make_user):
     assert "/accounts/login/" in page.url
 
 
+def test_repeated_wrong_passwords_lock_the_sign_in(page, make_user):
+    make_user("lou")
+    page.goto("/accounts/login/")
+    for _ in range(5):
+        page.get_by_label("Username").fill("lou")
+        page.get_by_label("Password").fill("wrong-password")
+        page.get_by_role("button", name=re.compile("log in", re.I)).click()
+        page.wait_for_load_state()
+    page.get_by_label("Username").fill("lou")
+    page.get_by_label("Password").fill("pw-lou-123!")
+    page.get_by_role("button", name=re.compile("log in", re.I)).click()
+    expect(page.get_by_role("alert")).to_contain_text("Too many failed sign-ins")
+    screenshot(page, "login-locked")
+    assert "/accounts/login/" in page.url
+
+
 def test_api_docs_render_without_outside_network(page, make_user):
     make_user("ivy")
     outside: list[str] = []
