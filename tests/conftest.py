@@ -315,12 +315,22 @@ def browser(monkeypatch) -> Iterator:
 
 @pytest.fixture
 def page(browser, live_server) -> Iterator:
-    """A page of a fresh browser context on the live server; JavaScript errors fail the test."""
+    """A page of a fresh browser context on the live server; JavaScript errors and what the
+    Content-Security-Policy refused fail the test."""
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1360, "height": 900})
     context.set_default_timeout(20_000)
     pg = context.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    # what the Content-Security-Policy refused (a script, style or image the page needs)
+    pg.on(
+        "console",
+        lambda msg: (
+            errors.append(msg.text)
+            if msg.type == "error" and "Content Security Policy" in msg.text
+            else None
+        ),
+    )
     yield pg
     context.close()
     assert not errors, f"JavaScript errors on the pages: {errors}"

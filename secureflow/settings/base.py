@@ -46,6 +46,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "secureflow.core.security_headers.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "secureflow.core.session_idle.SessionRenewalMiddleware",
@@ -112,6 +113,15 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LOGIN_URL = "login"
+# "" sends none (secureflow/core/security_headers.py holds the default and why).
+SECUREFLOW_CONTENT_SECURITY_POLICY = env.str(
+    "SECUREFLOW_CONTENT_SECURITY_POLICY",
+    default=(
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; object-src 'none'; "
+        "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    ),
+)
 # Failed sign-ins lock a username / an address out (secureflow/core/sign_in_limits.py).
 SECUREFLOW_SIGN_IN_MAX_FAILURES = env.int("SECUREFLOW_SIGN_IN_MAX_FAILURES", default=5)
 SECUREFLOW_SIGN_IN_MAX_FAILURES_PER_ADDRESS = env.int(

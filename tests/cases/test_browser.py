@@ -26,10 +26,10 @@ def test_work_a_case_with_the_keyboard(page, live_server, make_case, investigato
     page.evaluate("window.__sameDocument = true")
     page.select_option("#id_outcome", "block")
     page.wait_for_url(re.compile(r"outcome=block"))
-    page.wait_for_function("document.querySelectorAll('tr.case-row').length === 1")
+    page.wait_for_function("() => document.querySelectorAll('tr.case-row').length === 1")
     assert page.evaluate("window.__sameDocument") is True
     page.select_option("#id_outcome", "")
-    page.wait_for_function("document.querySelectorAll('tr.case-row').length === 3")
+    page.wait_for_function("() => document.querySelectorAll('tr.case-row').length === 3")
 
     # j selects the first row (highest priority), o opens it.
     page.keyboard.press("j")

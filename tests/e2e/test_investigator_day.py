@@ -70,7 +70,7 @@ def test_investigator_day(page, live_server, bank, make_user, worker_for_live_se
     today = timezone.localdate()
     daily_activity_maintain()
     page.goto(f"/dashboard/?date_from={today - timedelta(days=40)}&date_to={today}")
-    page.wait_for_function("window.Chart && Chart.getChart('chart-daily') !== undefined")
+    page.wait_for_function("() => window.Chart && Chart.getChart('chart-daily') !== undefined")
     transactions_before = kpi(page, "transactions")
     open_before = kpi(page, "open-cases")
     assert transactions_before == Transaction.objects.count() == 8
@@ -80,7 +80,7 @@ def test_investigator_day(page, live_server, bank, make_user, worker_for_live_se
     # Check a suspicious transaction: it is flagged, with reasons, in place.
     page.goto("/check/")
     page.get_by_label("Find customer or account").fill("layla")
-    page.wait_for_function("document.querySelector('#id_account')?.value === 'AE-100-1'")
+    page.wait_for_function("() => document.querySelector('#id_account')?.value === 'AE-100-1'")
     page.get_by_label("Amount").fill("15000")
     page.get_by_label("Transfer type").select_option("Q")
     page.locator("#check-submit").click()
@@ -135,7 +135,7 @@ def test_investigator_day(page, live_server, bank, make_user, worker_for_live_se
     # range than before: the assembled figures are cached for a few seconds per range.)
     daily_activity_refresh(days=days_between(today - timedelta(days=41), today))
     page.goto(f"/dashboard/?date_from={today - timedelta(days=41)}&date_to={today}")
-    page.wait_for_function("window.Chart && Chart.getChart('chart-daily') !== undefined")
+    page.wait_for_function("() => window.Chart && Chart.getChart('chart-daily') !== undefined")
     assert kpi(page, "transactions") == transactions_before + 4
     assert kpi(page, "open-cases") == 1
     screenshot(page, "day 7 dashboard after")

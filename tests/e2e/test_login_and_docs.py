@@ -61,3 +61,22 @@ def test_api_docs_render_without_outside_network(page, make_user):
     page.wait_for_selector("text=/api/v1/transactions/")
     screenshot(page, "api-docs")
     assert outside == []
+
+
+def test_django_admin_pages_run_under_the_content_security_policy(page, make_user):
+    """The `page` fixture fails the test on anything the policy refuses."""
+    from secureflow.core import roles
+
+    admin = make_user("ada", roles.ADMIN, is_staff=True, is_superuser=True)
+    page.goto("/admin/")
+    page.get_by_label("Username").fill("ada")
+    page.get_by_label("Password").fill("pw-ada-123!")
+    page.get_by_role("button", name=re.compile("log in", re.I)).click()
+    heading = page.get_by_role("heading", name=re.compile("site administration", re.I))
+    expect(heading).to_be_visible()
+    page.goto(f"/admin/auth/user/{admin.pk}/change/")
+    # the groups picker is built by admin's SelectFilter2.js
+    expect(page.locator("#id_groups_filter")).to_be_visible()
+    screenshot(page, "admin-user")
+    response = page.goto("/admin/auth/user/")
+    assert "default-src 'self'" in response.headers["content-security-policy"]

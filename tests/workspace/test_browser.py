@@ -40,10 +40,10 @@ def test_check_a_transaction_in_place_then_approve_it_anyway(page, live_server, 
     page.goto("/check/")
     page.get_by_label("Find customer or account").fill("omar")
     page.wait_for_function(
-        "document.querySelector('#id_account')?.value === 'AE-200-1'", timeout=10_000
+        "() => document.querySelector('#id_account')?.value === 'AE-200-1'", timeout=10_000
     )
     page.get_by_label("Find customer or account").fill("layla")
-    page.wait_for_function("document.querySelector('#id_account')?.value === 'AE-100-1'")
+    page.wait_for_function("() => document.querySelector('#id_account')?.value === 'AE-100-1'")
     page.get_by_label("Amount").fill("15000")
     page.get_by_label("Transfer type").select_option("Q")
     page.get_by_label("Occurred at").fill("2026-03-20T12:00")
@@ -70,7 +70,7 @@ def test_check_a_transaction_in_place_then_approve_it_anyway(page, live_server, 
     page.get_by_label("Transfer type").select_option("L")
     page.locator("#check-submit").click()
     page.wait_for_function(
-        "document.querySelector('#check-result-card')?.dataset.outcome === 'approve'"
+        "() => document.querySelector('#check-result-card')?.dataset.outcome === 'approve'"
     )
     assert Transaction.objects.filter(external_id__startswith="CHK-").count() == 2
 
@@ -88,7 +88,7 @@ def test_admin_edits_a_limit_inline_and_the_history_follows(page, live_server, p
     page.locator("#limit-amount-limit-Q-reason").fill("Card testing wave")
     page.locator("#limit-amount_limit_Q-save").click()
     page.wait_for_function(
-        "document.querySelector('#limit-amount_limit_Q-value')?.textContent.startsWith('750')"
+        "() => document.querySelector('#limit-amount_limit_Q-value')?.textContent.startsWith('750')"
     )
     assert "Card testing wave" in page.locator("#limit-history").inner_text()
     assert RuleLimitChange.objects.get().new_value == 750
@@ -109,13 +109,15 @@ def test_dashboard_draws_charts_and_changes_range_in_place(page, live_server, pe
         bank.txn(local(2026, 3, day, 14), risk=0.7, outcome="review", codes=["monthly_cap"])
     log_in(page, "sam", "pw-sam-123!")
     page.goto("/dashboard/")
-    page.wait_for_function("window.Chart && Chart.getChart('chart-daily') !== undefined")
+    page.wait_for_function("() => window.Chart && Chart.getChart('chart-daily') !== undefined")
     assert page.locator("#kpi-transactions").inner_text() == "23"
     page.locator("#drift-panel").wait_for()  # loaded after the figures
     screenshot(page, "workspace dashboard")
 
     page.locator("#range-7d").click()
     page.wait_for_url(re.compile(r"date_from=2026-03-04&date_to=2026-03-10"))
-    page.wait_for_function("document.querySelector('#kpi-transactions')?.textContent === '14'")
+    page.wait_for_function(
+        "() => document.querySelector('#kpi-transactions')?.textContent === '14'"
+    )
     # the chart is drawn again after the swap: wait until the new one exists
-    page.wait_for_function("Chart.getChart('chart-daily')?.data.labels.length === 7")
+    page.wait_for_function("() => Chart.getChart('chart-daily')?.data.labels.length === 7")
