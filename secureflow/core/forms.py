@@ -38,7 +38,7 @@ class SignInLimitMixin:
                 params={"minutes": _minutes(wait)},
             )
         try:
-            cleaned = super().clean()  # type: ignore[misc]
+            cleaned = super().clean()
         except forms.ValidationError as error:
             if username and getattr(error, "code", None) == "invalid_login":
                 sign_in_failed(username, address)
@@ -49,7 +49,7 @@ class SignInLimitMixin:
 
     @property
     def locked_out(self) -> bool:
-        return any(e.code == LOCKED_OUT for e in self.non_field_errors().as_data())  # type: ignore[attr-defined]
+        return any(e.code == LOCKED_OUT for e in self.non_field_errors().as_data())
 
 
 def _minutes(seconds: int) -> str:

@@ -113,7 +113,9 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LOGIN_URL = "login"
-# "" sends none (secureflow/core/security_headers.py holds the default and why).
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+# "" sends none (why this default: secureflow/core/security_headers.py).
 SECUREFLOW_CONTENT_SECURITY_POLICY = env.str(
     "SECUREFLOW_CONTENT_SECURITY_POLICY",
     default=(
@@ -130,8 +132,6 @@ SECUREFLOW_SIGN_IN_MAX_FAILURES_PER_ADDRESS = env.int(
 SECUREFLOW_SIGN_IN_LOCKOUT_MINUTES = env.float("SECUREFLOW_SIGN_IN_LOCKOUT_MINUTES", default=15)
 # A signed-in session ends after this long without a request (secureflow/core/session_idle.py).
 SESSION_COOKIE_AGE = round(env.float("SECUREFLOW_SESSION_IDLE_MINUTES", default=30) * 60)
-LOGIN_REDIRECT_URL = "home"
-LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("SECUREFLOW_TIME_ZONE", default="Asia/Dubai")
