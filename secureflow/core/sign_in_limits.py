@@ -7,8 +7,9 @@ address is refused, the right password included, until that many minutes have pa
 the first failure. A successful sign-in clears its username's count. The answer is the same
 whether the username exists or not, so a lockout tells nothing about the accounts.
 
-The counts live in the cache: Redis shares them between web processes and machines; the
-embedded default (each process its own cache) counts per web process. The address is the
+The counts live in the `sign_in` cache: Redis, shared by the web processes of every
+machine; without Redis, files under var/cache/sign-in, shared by the web processes of this
+machine. The address is the
 connection's (`REMOTE_ADDR`): behind a proxy, give the proxy's address of the client there.
 Used by the sign-in form of the pages and of Django admin (secureflow/core/forms.py).
 """
@@ -20,7 +21,7 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 from django.http import HttpRequest
 
 logger = logging.getLogger("secureflow.sign_in")
@@ -61,33 +62,44 @@ def client_address(request: HttpRequest | None) -> str:
     return (request.META.get("REMOTE_ADDR") if request is not None else None) or "unknown"
 
 
+def _since_key(counter: _Counter) -> str:
+    return f"{counter.key}:since"
+
+
 def sign_in_locked_for(username: str, address: str) -> int:
     """Seconds until sign-ins for `username` from `address` are taken again; 0: now."""
     counters = _counters(username, address)
-    stored = cache.get_many([c.key for c in counters] + [f"{c.key}:since" for c in counters])
+    cache = caches["sign_in"]
+    stored = cache.get_many([c.key for c in counters] + [_since_key(c) for c in counters])
     now = time.time()
     wait = 0.0
     for counter in counters:
-        if counter.limit > 0 and int(stored.get(counter.key, 0)) >= counter.limit:
-            since = float(stored.get(f"{counter.key}:since", now))
-            wait = max(wait, since + _window_seconds() - now, 1.0)
-    return math.ceil(wait)
+        since = stored.get(_since_key(counter))
+        if counter.limit > 0 and since is not None and stored.get(counter.key, 0) >= counter.limit:
+            wait = max(wait, float(since) + _window_seconds() - now)
+    return math.ceil(wait) if wait > 0 else 0
 
 
 def sign_in_failed(username: str, address: str) -> None:
-    """Count a failed sign-in; log when it locks the username or the address."""
+    """Count a failed sign-in; log when it locks the username or the address.
+
+    A window starts with the first failure (its time under `<key>:since`, kept for the
+    window); the count is read only with it, whatever the backend does with the count's own
+    expiry (a file cache's increment keeps it for the default timeout)."""
     window = _window_seconds()
+    cache = caches["sign_in"]
     for counter in _counters(username, address):
         if counter.limit <= 0:
             continue
-        if cache.add(counter.key, 0, timeout=window):
-            cache.set(f"{counter.key}:since", time.time(), timeout=window)
-        try:
-            failures = cache.incr(counter.key)
-        except ValueError:  # expired between add and incr: a new window
+        if cache.add(_since_key(counter), time.time(), timeout=window):  # a new window
             cache.set(counter.key, 1, timeout=window)
-            cache.set(f"{counter.key}:since", time.time(), timeout=window)
             failures = 1
+        else:
+            try:
+                failures = cache.incr(counter.key)
+            except ValueError:  # the count expired before its window's start: count anew
+                cache.set(counter.key, 1, timeout=window)
+                failures = 1
         if failures == counter.limit:
             logger.warning(
                 "Sign-in locked for %s minutes after %s failures: %s %r (from %s)",
@@ -101,5 +113,5 @@ def sign_in_failed(username: str, address: str) -> None:
 
 def sign_in_succeeded(username: str) -> None:
     """Clear the username's failures (its address keeps its count)."""
-    key = _username_counter(username).key
-    cache.delete_many([key, f"{key}:since"])
+    counter = _username_counter(username)
+    caches["sign_in"].delete_many([counter.key, _since_key(counter)])

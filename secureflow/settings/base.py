@@ -155,6 +155,16 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Failed sign-in counts (secureflow/core/sign_in_limits.py) must be seen by every web
+# process: Redis when there is one, else files under var/ (sign-ins are few).
+CACHES["sign_in"] = (
+    {**CACHES["default"]}
+    if REDIS_URL
+    else {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(VAR_DIR / "cache" / "sign-in"),
+    }
+)
 
 # Celery. With nothing set, a filesystem broker under var/broker: a real worker process
 # consumes it, no server needed. With CELERY_BROKER_URL or REDIS_URL: that broker.

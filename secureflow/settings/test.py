@@ -47,6 +47,7 @@ if CELERY_BROKER_URL.startswith("redis"):  # noqa: F405
 # rates high enough that no test is limited by the requests of earlier tests (the tests of
 # the limiter set their own rates).
 CACHES["default"]["KEY_PREFIX"] = f"sf-test-{TEST_RUN_ID}"  # noqa: F405
+CACHES["sign_in"]["KEY_PREFIX"] = f"sf-test-{TEST_RUN_ID}"  # noqa: F405
 REST_FRAMEWORK = {  # noqa: F405
     **REST_FRAMEWORK,  # noqa: F405
     "DEFAULT_THROTTLE_RATES": {"score": "1000000/min", "api": "1000000/min"},

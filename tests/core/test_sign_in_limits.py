@@ -152,3 +152,24 @@ def test_sessions_default_to_thirty_idle_minutes_renewed_at_most_once_a_minute(c
         assert signed_in_as(client) == user.username
     writes = [q["sql"] for q in ctx.captured_queries if "UPDATE" in q["sql"]]
     assert not [sql for sql in writes if "django_session" in sql]  # signed in just now
+
+
+def test_failures_counted_in_another_process_lock_this_one(address):
+    """Web processes share the counts (Redis, or files under var/ without it): failures
+    made by a separate process lock the username here."""
+    import os
+    import subprocess
+    import sys
+
+    from secureflow.core.sign_in_limits import sign_in_locked_for
+
+    name = f"shared-{uuid.uuid4().hex[:8]}"
+    assert sign_in_locked_for(name, address) == 0
+    code = (
+        "import django; django.setup()\n"
+        "from secureflow.core.sign_in_limits import sign_in_failed\n"
+        f"for _ in range(5): sign_in_failed({name!r}, {address!r})\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, env=os.environ.copy(), timeout=120)
+    assert sign_in_locked_for(name, address) > 0
+    assert sign_in_locked_for(name, address + "0") > 0  # the username, from anywhere
