@@ -7,10 +7,10 @@ address is refused, the right password included, until that many minutes have pa
 the first failure. A successful sign-in clears its username's count. The answer is the same
 whether the username exists or not, so a lockout tells nothing about the accounts.
 
-The counts live in the `sign_in` cache: Redis, shared by the web processes of every
-machine; without Redis, files under var/cache/sign-in, shared by the web processes of this
-machine. The address is the
-connection's (`REMOTE_ADDR`): behind a proxy, give the proxy's address of the client there.
+The counts live in the `sign_in` cache (the default cache where the settings define none):
+Redis, shared by the web processes of every machine; without Redis, files under
+var/cache/sign-in, shared by the web processes of this machine. The address is the
+connection's (`REMOTE_ADDR`): behind a proxy, that is the proxy's.
 Used by the sign-in form of the pages and of Django admin (secureflow/core/forms.py).
 """
 
@@ -21,12 +21,18 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import caches
+from django.core.cache import BaseCache, caches
 from django.http import HttpRequest
 
 logger = logging.getLogger("secureflow.sign_in")
 
 KEY_PREFIX = "sign-in-failures"
+CACHE_ALIAS = "sign_in"
+
+
+def _cache() -> BaseCache:
+    """The `sign_in` cache; the default one where the settings define no such cache."""
+    return caches[CACHE_ALIAS if CACHE_ALIAS in settings.CACHES else "default"]
 
 
 @dataclass(frozen=True)
@@ -69,7 +75,7 @@ def _since_key(counter: _Counter) -> str:
 def sign_in_locked_for(username: str, address: str) -> int:
     """Seconds until sign-ins for `username` from `address` are taken again; 0: now."""
     counters = _counters(username, address)
-    cache = caches["sign_in"]
+    cache = _cache()
     stored = cache.get_many([c.key for c in counters] + [_since_key(c) for c in counters])
     now = time.time()
     wait = 0.0
@@ -87,7 +93,7 @@ def sign_in_failed(username: str, address: str) -> None:
     window); the count is read only with it, whatever the backend does with the count's own
     expiry (a file cache's increment keeps it for the default timeout)."""
     window = _window_seconds()
-    cache = caches["sign_in"]
+    cache = _cache()
     for counter in _counters(username, address):
         if counter.limit <= 0:
             continue
@@ -97,7 +103,7 @@ def sign_in_failed(username: str, address: str) -> None:
         else:
             try:
                 failures = cache.incr(counter.key)
-            except ValueError:  # the count expired before its window's start: count anew
+            except ValueError:  # the count is gone (evicted) within its window: count anew
                 cache.set(counter.key, 1, timeout=window)
                 failures = 1
         if failures == counter.limit:
@@ -114,4 +120,4 @@ def sign_in_failed(username: str, address: str) -> None:
 def sign_in_succeeded(username: str) -> None:
     """Clear the username's failures (its address keeps its count)."""
     counter = _username_counter(username)
-    caches["sign_in"].delete_many([counter.key, _since_key(counter)])
+    _cache().delete_many([counter.key, _since_key(counter)])

@@ -103,6 +103,17 @@ def test_many_usernames_from_one_address_lock_the_address(client, user, address,
 
 
 @pytest.mark.django_db
+def test_settings_without_a_sign_in_cache_count_in_the_default_one(client, user, address, settings):
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "x"}
+    }
+    for _ in range(5):
+        assert sign_in(client, user.username, "wrong", address).status_code == 200
+    response = sign_in(client, user.username, f"pw-{user.username}-123!", address)
+    assert LOCKED_TEXT.encode() in response.content
+
+
+@pytest.mark.django_db
 def test_the_lockout_ends_after_its_minutes(client, user, address, settings):
     settings.SECUREFLOW_SIGN_IN_LOCKOUT_MINUTES = 1 / 60  # one second
     for _ in range(5):

@@ -25,10 +25,11 @@ def fresh_caches(settings, tmp_path):
     flush other test runs' keys."""
     settings.SECUREFLOW_MODEL_DIR = tmp_path / "models"
     settings.CACHES = {
+        **settings.CACHES,
         "default": {
             "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
             "LOCATION": "workspace-tests",
-        }
+        },
     }
     cache.clear()
     reset_engine()
