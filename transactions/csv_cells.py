@@ -22,13 +22,12 @@ _NUMBER = re.compile(r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?")
 
 def spreadsheet_safe(value: object) -> object:
     """`value`, with a leading `'` when it is text a spreadsheet would run as a formula."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS) and not _NUMBER.fullmatch(value):
-        return TEXT_MARK + value
-    return value
+    return spreadsheet_safe_row((value,))[0]
 
 
 def spreadsheet_safe_row(row: Iterable[object]) -> list[object]:
-    """`spreadsheet_safe` of each value (inlined: results files stream millions of rows)."""
+    """`spreadsheet_safe` of each value (the test is written out here, not called per cell:
+    results files stream millions of rows)."""
     return [
         TEXT_MARK + value
         if isinstance(value, str)
