@@ -1,9 +1,10 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from drf_spectacular.views import SpectacularAPIView
 
 from secureflow.core import views as core_views
+from secureflow.core.api_docs import ApiDocsView
 from secureflow.core.forms import AdminSignInForm, SignInForm
 from secureflow.core.health import healthz
 
@@ -26,8 +27,7 @@ urlpatterns = [
     path("batches/", include("transactions.urls")),
     path("", include("secureflow.workspace.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    # the split view serves its start-up script as a file (no inline script: CSP)
-    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/docs/", ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
 ]
 
 # JSON errors under /api/, the usual pages elsewhere (secureflow/core/api_errors.py).

@@ -217,6 +217,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # the schema and docs for signed-in users and API clients with a role, as the API
+    "SERVE_PERMISSIONS": ["secureflow.core.permissions.IsInvestigator"],
     # Several resources have a "status"; each keeps its own, named enum in the schema.
     "ENUM_NAME_OVERRIDES": {
         "TransactionStatusEnum": "transactions.choices.TransactionStatus",
