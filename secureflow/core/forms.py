@@ -8,8 +8,8 @@ from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 
+from secureflow.core.client_address import client_address
 from secureflow.core.sign_in_limits import (
-    client_address,
     sign_in_failed,
     sign_in_locked_for,
     sign_in_succeeded,

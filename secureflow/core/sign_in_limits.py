@@ -10,7 +10,8 @@ whether the username exists or not, so a lockout tells nothing about the account
 The counts live in the `sign_in` cache (the default cache where the settings define none):
 Redis, shared by the web processes of every machine; without Redis, files under
 var/cache/sign-in, shared by the web processes of this machine. The address is the
-connection's (`REMOTE_ADDR`): behind a proxy, that is the proxy's.
+client's, as secureflow/core/client_address.py reads it (behind proxies: set
+`SECUREFLOW_TRUSTED_PROXIES`, or every client shares the proxy's address).
 Used by the sign-in form of the pages and of Django admin (secureflow/core/forms.py).
 """
 
@@ -22,7 +23,6 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import BaseCache, caches
-from django.http import HttpRequest
 
 logger = logging.getLogger("secureflow.sign_in")
 
@@ -62,10 +62,6 @@ def _counters(username: str, address: str) -> list[_Counter]:
 
 def _window_seconds() -> int:
     return max(1, round(settings.SECUREFLOW_SIGN_IN_LOCKOUT_MINUTES * 60))
-
-
-def client_address(request: HttpRequest | None) -> str:
-    return (request.META.get("REMOTE_ADDR") if request is not None else None) or "unknown"
 
 
 def _since_key(counter: _Counter) -> str:

@@ -34,6 +34,8 @@ from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
+from secureflow.core.client_address import client_address
+
 DEFAULT_SCOPE = "api"
 PERIODS = {
     "s": 1,
@@ -165,7 +167,11 @@ class ClientRateThrottle(BaseThrottle):
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
             return f"u{user.pk}"
-        return "a" + (self.get_ident(request) or "unknown")
+        return "a" + self.get_ident(request)
+
+    def get_ident(self, request: Request) -> str:
+        """The client's address, read as for sign-in limits (never a spoofable header)."""
+        return client_address(request)
 
     def allow_request(self, request: Request, view: Any) -> bool:
         scope = view_scope(view)

@@ -124,6 +124,9 @@ SECUREFLOW_CONTENT_SECURITY_POLICY = env.str(
         "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
     ),
 )
+# Proxies in front that append to X-Forwarded-For; 0: none, the connection's address is
+# the client's (secureflow/core/client_address.py: sign-in and API rate limits).
+SECUREFLOW_TRUSTED_PROXIES = env.int("SECUREFLOW_TRUSTED_PROXIES", default=0)
 # Failed sign-ins lock a username / an address out (secureflow/core/sign_in_limits.py).
 SECUREFLOW_SIGN_IN_MAX_FAILURES = env.int("SECUREFLOW_SIGN_IN_MAX_FAILURES", default=5)
 SECUREFLOW_SIGN_IN_MAX_FAILURES_PER_ADDRESS = env.int(
