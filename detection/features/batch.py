@@ -25,6 +25,7 @@ from detection.features.frame import normalise_frame, normalise_labels
 from detection.features.spec import (
     AMOUNT_FLOOR,
     CARD_CHANNELS,
+    COUNTERPARTY_SENDERS_CAP,
     COUNTERPARTY_WINDOW_NS,
     DAY_NS,
     DEFAULT_LABEL_DELAY_DAYS,
@@ -371,8 +372,9 @@ def _counterparty_features(
     times = GroupedTimes(cg, ct)
     _, same_sender_next = _pair_runs(cg, ca, np.ones(m, dtype=bool))
     last_in_window = cgs + times.count_lt(cg, ct + COUNTERPARTY_WINDOW_NS) - 1
-    out[target, _I["counterparty_distinct_senders_7d"]] = _range_counts(
-        m, j + 1, np.minimum(same_sender_next - 1, last_in_window)
+    out[target, _I["counterparty_distinct_senders_7d"]] = np.minimum(
+        _range_counts(m, j + 1, np.minimum(same_sender_next - 1, last_in_window)),
+        COUNTERPARTY_SENDERS_CAP,
     )
 
     matured = times.count_le(cg, ct - delay_ns) if delay_ns > 0 else times.count_lt(cg, ct)

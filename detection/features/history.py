@@ -31,6 +31,7 @@ from detection.features.clock import (
 from detection.features.spec import (
     AMOUNT_FLOOR,
     CARD_CHANNELS,
+    COUNTERPARTY_SENDERS_CAP,
     COUNTERPARTY_WINDOW_NS,
     DAY_NS,
     DIGITAL_CHANNELS,
@@ -141,7 +142,7 @@ class CounterpartyState:
         out[_I["counterparty_log_prior_count"]] = math.log1p(self.n_older + len(times))
         start = bisect_right(times, ts - COUNTERPARTY_WINDOW_NS)
         others = {s for s in self.senders[start:] if s != sender}
-        out[_I["counterparty_distinct_senders_7d"]] = len(others)
+        out[_I["counterparty_distinct_senders_7d"]] = min(len(others), COUNTERPARTY_SENDERS_CAP)
         if delay_ns > 0:
             matured = self.n_older + bisect_right(times, ts - delay_ns)
         else:

@@ -32,7 +32,11 @@ from detection.features.history import (
     CounterpartyState,
     FeatureTxn,
 )
-from detection.features.spec import COUNTERPARTY_WINDOW_NS, DEFAULT_LABEL_DELAY_DAYS
+from detection.features.spec import (
+    COUNTERPARTY_SENDERS_CAP,
+    COUNTERPARTY_WINDOW_NS,
+    DEFAULT_LABEL_DELAY_DAYS,
+)
 from detection.models import AccountFeatureSummary, CounterpartyDayCount
 from secureflow.core.prepared import PreparedStatement
 from transactions.models import Account, Counterparty, Transaction
@@ -232,9 +236,13 @@ def load_counterparty_state(
 #   1  the counterparty's prior transactions labelled in the data: a = epoch µs, b = id;
 #   2  one row of counts over the counterparty's prior transactions: a = all of them,
 #      b = the matured ones (old enough for a label to be known), c = distinct other
-#      accounts that paid it in the last 7 days. The first two add its per-day counts
-#      (detection/features/counterparty_days.py) of the days before the cut's UTC day to
-#      the payments of that day;
+#      accounts that paid it in the last 7 days, up to COUNTERPARTY_SENDERS_CAP. The first
+#      two add its per-day counts (detection/features/counterparty_days.py) of the days
+#      before the cut's UTC day to the payments of that day. The senders are counted in
+#      the window's newest _SENDERS_ROWS payments first: when those hold the whole window,
+#      or already the cap of senders, that is the answer, and a busy payee's window
+#      (100,000 payments a week) is not read whole for every decision. Only a window
+#      longer than that with fewer senders than the cap is counted whole;
 #   3  feedback labels on its prior transactions: a = known-at µs, b = transaction id,
 #      c = label id, flag = is fraud;
 #   4  (new transactions only) the account's stored transactions: a = their count, b = the
@@ -243,7 +251,6 @@ def load_counterparty_state(
 # Counting in the database keeps a popular counterparty (thousands of payments a week)
 # from sending every row to Python, and the per-day counts keep the cost from growing with
 # its history: a count reads one row per day with payments and one day of transactions.
-# The 7-day window is read once, for the senders and the cut's own day (which it holds).
 # Times come as epoch microseconds (exact: extract() is numeric) and amounts as float8
 # (numeric -> float8 rounds to the nearest double, as float(Decimal) does), so that no
 # datetime or Decimal is built per row. Raw SQL, run as a
@@ -260,17 +267,33 @@ SELECT 1, (extract(epoch FROM t.occurred_at) * 1000000)::bigint, t.id, NULL, NUL
  WHERE %(data_labels)s AND t.counterparty_id = %(counterparty)s AND {before} AND t.source_label
 UNION ALL
 SELECT 2, coalesce(days.before_day, 0) + recent.on_day,
-       coalesce(days.before_matured_day, 0) + matured.on_day, recent.others,
+       coalesce(days.before_matured_day, 0) + matured.on_day, senders.others,
        NULL, NULL, NULL, NULL, NULL
   FROM (SELECT sum(d.transactions) AS before_day,
                sum(d.transactions) FILTER (WHERE d.day < %(matured_day)s) AS before_matured_day
           FROM {days} d
          WHERE d.counterparty_id = %(counterparty)s AND d.day < %(before_day)s) AS days,
-       (SELECT count(*) FILTER (WHERE t.occurred_at >= %(before_day_start)s) AS on_day,
-               count(DISTINCT t.account_id) FILTER (WHERE t.account_id <> %(account)s) AS others
+       (SELECT count(*) AS on_day
           FROM {txn} t
-         WHERE t.counterparty_id = %(counterparty)s AND t.occurred_at > %(window_start)s
+         WHERE t.counterparty_id = %(counterparty)s AND t.occurred_at >= %(before_day_start)s
            AND {before}) AS recent,
+       (SELECT CASE WHEN newest.payments < {senders_rows} OR newest.others >= {senders_cap}
+                    THEN least(newest.others, {senders_cap})
+                    ELSE (SELECT least(count(DISTINCT t.account_id), {senders_cap})
+                            FROM {txn} t
+                           WHERE t.counterparty_id = %(counterparty)s
+                             AND t.occurred_at > %(window_start)s AND {before}
+                             AND t.account_id <> %(account)s)
+               END AS others
+          FROM (SELECT count(*) AS payments,
+                       count(DISTINCT s.account_id) FILTER (WHERE s.account_id <> %(account)s)
+                           AS others
+                  FROM (SELECT t.account_id
+                          FROM {txn} t
+                         WHERE t.counterparty_id = %(counterparty)s
+                           AND t.occurred_at > %(window_start)s AND {before}
+                         ORDER BY t.occurred_at DESC
+                         LIMIT {senders_rows}) AS s) AS newest) AS senders,
        (SELECT count(*) AS on_day
           FROM {txn} t
          WHERE t.counterparty_id = %(counterparty)s AND t.occurred_at >= %(matured_day_start)s
@@ -312,6 +335,8 @@ _PG_BEFORE = {
     "lte": "t.occurred_at <= %(before)s",
     "tie": "(t.occurred_at < %(before)s OR (t.occurred_at = %(before)s AND t.id < %(before_id)s))",
 }
+# payments read first for the distinct senders (row 2): ten per sender up to the cap
+_SENDERS_ROWS = 10 * COUNTERPARTY_SENDERS_CAP
 _pg_statements: dict[str, PreparedStatement] = {}
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -330,6 +355,8 @@ def _pg_feature_statement(kind: str) -> PreparedStatement:
             summary=AccountFeatureSummary._meta.db_table,
             days=CounterpartyDayCount._meta.db_table,
             before=_PG_BEFORE["lte" if kind == "summary" else kind],
+            senders_cap=COUNTERPARTY_SENDERS_CAP,
+            senders_rows=_SENDERS_ROWS,
         )
         statement = _pg_statements[kind] = PreparedStatement(f"secureflow_features_{kind}", sql)
     return statement

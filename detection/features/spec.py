@@ -25,7 +25,7 @@ import hashlib
 import math
 from dataclasses import dataclass
 
-FEATURE_SPEC_VERSION = 1
+FEATURE_SPEC_VERSION = 2  # 2: the distinct senders to a payee are counted up to a cap
 
 # Families
 VELOCITY = "velocity"
@@ -51,6 +51,10 @@ WINDOW_10M_NS = 10 * MINUTE_NS
 WINDOW_1H_NS = HOUR_NS
 WINDOW_24H_NS = DAY_NS
 COUNTERPARTY_WINDOW_NS = 7 * DAY_NS
+# The distinct other senders to a payee in the window are counted up to this many: a mule
+# account is paid by a handful to a few dozen, a biller or a shop by thousands, and a
+# count that stops at the cap lets the database stop reading a busy payee's payments.
+COUNTERPARTY_SENDERS_CAP = 100
 SINCE_PREV_CAP_SECONDS = 30 * 86400  # log-seconds feature is capped at 30 days
 NIGHT_END_HOUR = 6  # night is 00:00-05:59 local time
 WEEKEND_DAYS = (5, 6)  # Monday = 0: Saturday, Sunday
@@ -388,7 +392,8 @@ FEATURES: tuple[FeatureDef, ...] = (
         "counterparty_distinct_senders_7d",
         COUNTERPARTY,
         "Other senders to payee (7 days)",
-        "Distinct other accounts that paid this counterparty in the 7 days before.",
+        "Distinct other accounts that paid this counterparty in the 7 days before "
+        f"(counted up to {COUNTERPARTY_SENDERS_CAP}).",
         "count",
         0.0,
     ),

@@ -5,7 +5,13 @@ from collections.abc import Callable
 
 import numpy as np
 
-from detection.features.spec import FEATURE_INDEX, FEATURES, HOUR_ANGLE, SINCE_PREV_CAP_SECONDS
+from detection.features.spec import (
+    COUNTERPARTY_SENDERS_CAP,
+    FEATURE_INDEX,
+    FEATURES,
+    HOUR_ANGLE,
+    SINCE_PREV_CAP_SECONDS,
+)
 
 Sentence = Callable[[np.ndarray, float, str], str]
 
@@ -20,6 +26,12 @@ def _f(x: np.ndarray, name: str) -> float:
 
 def _count(x: np.ndarray, name: str) -> int:
     return int(round(_f(x, name)))
+
+
+def _payee_senders(x: np.ndarray, amount: float, cur: str) -> str:
+    senders = _count(x, "counterparty_distinct_senders_7d")
+    shown = f"{senders} or more" if senders >= COUNTERPARTY_SENDERS_CAP else str(senders)
+    return f"The payee received money from {shown} other accounts in 7 days"
 
 
 def _since_prev(x: np.ndarray, amount: float, cur: str) -> str:
@@ -125,10 +137,7 @@ TEMPLATES: dict[str, Sentence] = {
     "counterparty_log_prior_count": _payee_prior,
     "is_night": lambda x, a, c: "Made at night (00:00–05:59 local time)",
     "is_weekend": lambda x, a, c: "Made at the weekend",
-    "counterparty_distinct_senders_7d": lambda x, a, c: (
-        f"The payee received money from {_count(x, 'counterparty_distinct_senders_7d')} "
-        "other accounts in 7 days"
-    ),
+    "counterparty_distinct_senders_7d": _payee_senders,
     "counterparty_fraud_count": lambda x, a, c: (
         f"The payee has received {_count(x, 'counterparty_fraud_count')} transfers "
         "confirmed as fraud"

@@ -6,7 +6,12 @@ import math
 import numpy as np
 import pytest
 
-from detection.features.spec import FEATURE_INDEX, FEATURES, SINCE_PREV_CAP_SECONDS
+from detection.features.spec import (
+    COUNTERPARTY_SENDERS_CAP,
+    FEATURE_INDEX,
+    FEATURES,
+    SINCE_PREV_CAP_SECONDS,
+)
 from detection.scoring.sentences import TEMPLATES, feature_sentence, top_contributions
 
 FLAGS = [f.name for f in FEATURES if f.unit == "flag"]
@@ -116,4 +121,15 @@ def test_payee_history_and_channels():
     )
     assert feature_sentence("channel_digital", _vector(channel_digital=1.0), amount=1.0) == (
         "Made through a digital channel (app, online, API)"
+    )
+
+
+def test_payee_senders_at_the_cap_read_as_at_least_the_cap():
+    senders = "counterparty_distinct_senders_7d"
+    assert feature_sentence(senders, _vector(**{senders: 12.0}), amount=1.0) == (
+        "The payee received money from 12 other accounts in 7 days"
+    )
+    at_cap = _vector(**{senders: float(COUNTERPARTY_SENDERS_CAP)})
+    assert feature_sentence(senders, at_cap, amount=1.0) == (
+        f"The payee received money from {COUNTERPARTY_SENDERS_CAP} or more other accounts in 7 days"
     )

@@ -3,6 +3,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection
 
 from cases.models import Case
+from detection.features.spec import FEATURE_SPEC_HASH
 from detection.models import ModelVersion, TransactionScore
 from transactions.models import Transaction
 
@@ -29,7 +30,9 @@ class Command(BaseCommand):
                 seed=options["seed"],
                 stdout=self.stdout,
             )
-        if not ModelVersion.objects.filter(is_active=True).exists():
+        active = ModelVersion.objects.filter(is_active=True)
+        if not active.filter(feature_spec_hash=FEATURE_SPEC_HASH).exists():
+            # none yet, or trained on an earlier definition of the features (refused)
             self.stdout.write("==> Training detection models (about a minute)")
             call_command("train_models", stdout=self.stdout)
         if not TransactionScore.objects.exists() and not Case.objects.exists():
