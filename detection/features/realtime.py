@@ -237,12 +237,14 @@ def load_counterparty_state(
 #   2  one row of counts over the counterparty's prior transactions: a = all of them,
 #      b = the matured ones (old enough for a label to be known), c = distinct other
 #      accounts that paid it in the last 7 days, up to COUNTERPARTY_SENDERS_CAP. The first
-#      two add its per-day counts (detection/features/counterparty_days.py) of the days
-#      before the cut's UTC day to the payments of that day. The senders are counted in
-#      the window's newest _SENDERS_ROWS payments first: when those hold the whole window,
-#      or already the cap of senders, that is the answer, and a busy payee's window
-#      (100,000 payments a week) is not read whole for every decision. Only a window
-#      longer than that with fewer senders than the cap is counted whole;
+#      two come from its per-day counts (detection/features/counterparty_days.py): the
+#      days before the cut's UTC day, plus that day's count less its payments after the
+#      cut (none for a new transaction: no payments are read). The matured cut's own day
+#      is counted from whichever side of the cut holds fewer hours. The senders are
+#      counted in the window's newest _SENDERS_ROWS payments first: when those hold the
+#      whole window, or already the cap of senders, that is the answer, and a busy
+#      payee's window (100,000 payments a week) is not read whole for every decision.
+#      Only a window longer than that with fewer senders than the cap is counted whole;
 #   3  feedback labels on its prior transactions: a = known-at µs, b = transaction id,
 #      c = label id, flag = is fraud;
 #   4  (new transactions only) the account's stored transactions: a = their count, b = the
@@ -250,7 +252,8 @@ def load_counterparty_state(
 #      those; rows 0 are then left out.
 # Counting in the database keeps a popular counterparty (thousands of payments a week)
 # from sending every row to Python, and the per-day counts keep the cost from growing with
-# its history: a count reads one row per day with payments and one day of transactions.
+# its history: a count reads one row per day with payments and at most one day of
+# transactions (for a new transaction, half a day at most).
 # Times come as epoch microseconds (exact: extract() is numeric) and amounts as float8
 # (numeric -> float8 rounds to the nearest double, as float(Decimal) does), so that no
 # datetime or Decimal is built per row. Raw SQL, run as a
@@ -266,17 +269,19 @@ SELECT 1, (extract(epoch FROM t.occurred_at) * 1000000)::bigint, t.id, NULL, NUL
   FROM {txn} t
  WHERE %(data_labels)s AND t.counterparty_id = %(counterparty)s AND {before} AND t.source_label
 UNION ALL
-SELECT 2, coalesce(days.before_day, 0) + recent.on_day,
+SELECT 2, coalesce(days.before_day, 0) + coalesce(days.on_day, 0) - recent.after_cut,
        coalesce(days.before_matured_day, 0) + matured.on_day, senders.others,
        NULL, NULL, NULL, NULL, NULL
-  FROM (SELECT sum(d.transactions) AS before_day,
-               sum(d.transactions) FILTER (WHERE d.day < %(matured_day)s) AS before_matured_day
+  FROM (SELECT sum(d.transactions) FILTER (WHERE d.day < %(before_day)s) AS before_day,
+               sum(d.transactions) FILTER (WHERE d.day = %(before_day)s) AS on_day,
+               sum(d.transactions) FILTER (WHERE d.day < %(matured_day)s) AS before_matured_day,
+               sum(d.transactions) FILTER (WHERE d.day = %(matured_day)s) AS on_matured_day
           FROM {days} d
-         WHERE d.counterparty_id = %(counterparty)s AND d.day < %(before_day)s) AS days,
-       (SELECT count(*) AS on_day
+         WHERE d.counterparty_id = %(counterparty)s AND d.day <= %(before_day)s) AS days,
+       (SELECT count(*) AS after_cut
           FROM {txn} t
-         WHERE t.counterparty_id = %(counterparty)s AND t.occurred_at >= %(before_day_start)s
-           AND {before}) AS recent,
+         WHERE t.counterparty_id = %(counterparty)s AND {after}
+           AND t.occurred_at < %(before_day_end)s) AS recent,
        (SELECT CASE WHEN newest.payments < {senders_rows} OR newest.others >= {senders_cap}
                     THEN least(newest.others, {senders_cap})
                     ELSE (SELECT least(count(DISTINCT t.account_id), {senders_cap})
@@ -294,10 +299,19 @@ SELECT 2, coalesce(days.before_day, 0) + recent.on_day,
                            AND t.occurred_at > %(window_start)s AND {before}
                          ORDER BY t.occurred_at DESC
                          LIMIT {senders_rows}) AS s) AS newest) AS senders,
-       (SELECT count(*) AS on_day
-          FROM {txn} t
-         WHERE t.counterparty_id = %(counterparty)s AND t.occurred_at >= %(matured_day_start)s
-           AND t.occurred_at <= %(matured_until)s AND {before}) AS matured
+       LATERAL (SELECT CASE WHEN %(matured_late)s
+                    THEN coalesce(days.on_matured_day, 0)
+                         - (SELECT count(*)
+                              FROM {txn} t
+                             WHERE t.counterparty_id = %(counterparty)s
+                               AND t.occurred_at > %(matured_until)s
+                               AND t.occurred_at < %(matured_day_end)s)
+                    ELSE (SELECT count(*)
+                            FROM {txn} t
+                           WHERE t.counterparty_id = %(counterparty)s
+                             AND t.occurred_at >= %(matured_day_start)s
+                             AND t.occurred_at <= %(matured_until)s)
+               END AS on_day) AS matured
 UNION ALL
 SELECT 3, (extract(epoch FROM f.known_at) * 1000000)::bigint, f.transaction_id, f.id,
        NULL, NULL, NULL, NULL, f.is_fraud
@@ -337,6 +351,12 @@ _PG_BEFORE = {
 }
 # payments read first for the distinct senders (row 2): ten per sender up to the cap
 _SENDERS_ROWS = 10 * COUNTERPARTY_SENDERS_CAP
+# The rows a `_PG_BEFORE` kind leaves out, written so that the index bounds the range.
+_PG_AFTER = {
+    "lt": "t.occurred_at >= %(before)s",
+    "lte": "t.occurred_at > %(before)s",
+    "tie": "t.occurred_at >= %(before)s AND (t.occurred_at > %(before)s OR t.id >= %(before_id)s)",
+}
 _pg_statements: dict[str, PreparedStatement] = {}
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -355,6 +375,7 @@ def _pg_feature_statement(kind: str) -> PreparedStatement:
             summary=AccountFeatureSummary._meta.db_table,
             days=CounterpartyDayCount._meta.db_table,
             before=_PG_BEFORE["lte" if kind == "summary" else kind],
+            after=_PG_AFTER["lte" if kind == "summary" else kind],
             senders_cap=COUNTERPARTY_SENDERS_CAP,
             senders_rows=_SENDERS_ROWS,
         )
@@ -397,16 +418,20 @@ def _feature_params(
     # the 7-day window holds the ones strictly after `before - 7 days`.
     matured_until = ns_to_datetime(before_ns - delay) if delay > 0 else before - _MICROSECOND
     before_day, matured_day = _utc_day(before), _utc_day(matured_until)
+    matured_day_start = datetime.combine(matured_day, time(), UTC)
     return {
         "account": account_id,
         "counterparty": counterparty_id,
         "before": before,
         "before_id": before_id,
         "before_day": before_day,
-        "before_day_start": datetime.combine(before_day, time(), UTC),
+        "before_day_end": datetime.combine(before_day + timedelta(days=1), time(), UTC),
         "matured_until": matured_until,
         "matured_day": matured_day,
-        "matured_day_start": datetime.combine(matured_day, time(), UTC),
+        "matured_day_start": matured_day_start,
+        "matured_day_end": matured_day_start + timedelta(days=1),
+        # past noon, the day's rows after the cut are the fewer: count them, subtract
+        "matured_late": matured_until - matured_day_start >= timedelta(hours=12),
         "window_start": ns_to_datetime(before_ns - COUNTERPARTY_WINDOW_NS),
         "data_labels": label_source in ("data", "both") and counterparty_id is not None,
         "feedback": label_source in ("feedback", "both") and counterparty_id is not None,
