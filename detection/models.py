@@ -234,6 +234,34 @@ class AccountFeatureSummary(models.Model):
         return f"Feature summary of account {self.account_id} ({self.transaction_count} txns)"
 
 
+class AccountTransactionTotal(models.Model):
+    """An account's stored transactions, counted and their ids summed, or a change to
+    those totals (detection/features/account_totals.py). Written by PostgreSQL triggers
+    on the transactions table and folded into one row per account by `compact()`; the
+    real-time features sum them to check the account's feature summary instead of
+    counting its whole history. The account is a plain id, as for CounterpartyDayCount."""
+
+    account_id = models.BigIntegerField()
+    transactions = models.IntegerField(help_text="Transactions added (or, when negative, removed).")
+    id_sum = models.DecimalField(max_digits=38, decimal_places=0)
+    compacted = models.BooleanField(default=False)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["account_id"], include=["transactions", "id_sum"], name="account_total"
+            ),
+            models.Index(
+                fields=["account_id"],
+                condition=models.Q(compacted=False),
+                name="account_total_pending",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Account {self.account_id}: {self.transactions:+d} transactions"
+
+
 class CounterpartyDayCount(models.Model):
     """Payments to one counterparty on one UTC day, or a change to that count
     (detection/features/counterparty_days.py). Written by PostgreSQL triggers on the

@@ -44,3 +44,12 @@ def compact_counterparty_days() -> list[int]:
     from detection.features.counterparty_days import compact
 
     return list(compact())
+
+
+@shared_task(time_limit=300, soft_time_limit=280)
+def compact_account_totals() -> list[int]:
+    """Fold each account's transaction totals into one row (beat, every minute), so that
+    the real-time features read one row per account. Returns [read, written]."""
+    from detection.features.account_totals import compact
+
+    return list(compact())

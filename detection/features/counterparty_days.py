@@ -26,10 +26,7 @@ that bypassed triggers (`session_replication_role = replica`, `pg_restore
 everything again.
 """
 
-from typing import Any
-
-from django.db import connection, transaction
-from django.db.backends.base.base import BaseDatabaseWrapper
+from detection.features.trigger_counts import TriggerKeptCounts
 
 _TXN = "transactions_transaction"
 _DAYS = "detection_counterpartydaycount"
@@ -137,41 +134,14 @@ SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM folded)
 """  # noqa: S608 - our own table names
 
 
-def _postgresql(conn: BaseDatabaseWrapper) -> bool:
-    return conn.vendor == "postgresql"
-
-
-def install(schema_editor: Any) -> None:
-    """Create the triggers and count the transactions already stored (PostgreSQL;
-    elsewhere nothing)."""
-    if _postgresql(schema_editor.connection):
-        schema_editor.execute(_INSTALL_SQL)
-        schema_editor.execute(_REBUILD_SQL)
-
-
-def uninstall(schema_editor: Any) -> None:
-    """Drop the triggers and their functions (PostgreSQL; elsewhere nothing)."""
-    if _postgresql(schema_editor.connection):
-        schema_editor.execute(_UNINSTALL_SQL)
-
-
-def rebuild() -> int:
-    """Count every stored transaction again; returns the number of (counterparty, day)
-    rows written. PostgreSQL only (elsewhere 0)."""
-    if not _postgresql(connection):
-        return 0
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_REBUILD_SQL)
-        return cursor.rowcount
-
-
-def compact() -> tuple[int, int]:
-    """Fold each (counterparty, day)'s rows into one: returns (rows read, rows written).
-    PostgreSQL only (elsewhere (0, 0))."""
-    if not _postgresql(connection):
-        return 0, 0
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [_COMPACT_LOCK])
-        cursor.execute(_COMPACT_SQL)
-        read, written = cursor.fetchone()
-        return int(read), int(written)
+_COUNTS = TriggerKeptCounts(
+    install_sql=_INSTALL_SQL,
+    uninstall_sql=_UNINSTALL_SQL,
+    rebuild_sql=_REBUILD_SQL,
+    compact_sql=_COMPACT_SQL,
+    compact_lock=_COMPACT_LOCK,
+)
+install = _COUNTS.install
+uninstall = _COUNTS.uninstall
+rebuild = _COUNTS.rebuild  # rows written
+compact = _COUNTS.compact  # (rows read, rows written)

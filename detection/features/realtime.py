@@ -37,7 +37,7 @@ from detection.features.spec import (
     COUNTERPARTY_WINDOW_NS,
     DEFAULT_LABEL_DELAY_DAYS,
 )
-from detection.models import AccountFeatureSummary, CounterpartyDayCount
+from detection.models import AccountFeatureSummary, AccountTransactionTotal, CounterpartyDayCount
 from secureflow.core.prepared import PreparedStatement
 from transactions.models import Account, Counterparty, Transaction
 
@@ -320,12 +320,27 @@ SELECT 3, (extract(epoch FROM f.known_at) * 1000000)::bigint, f.transaction_id, 
 """
 _PG_FEATURE_SQL = _PG_ACCOUNT_ROWS_SQL + "\nUNION ALL" + _PG_COUNTERPARTY_SQL
 # A new transaction (after every stored one of its account): the summary when it covers
-# the stored transactions, else the rows.
+# the stored transactions, else the rows. The account's stored transactions before the new
+# one are counted and their ids summed from its totals (account_totals.py), and counted
+# only when some stored transaction lies after the new one (arrived out of time order).
 _PG_SUMMARY_HEAD = """
-WITH live AS (
-    SELECT count(*) AS n, coalesce(sum(t.id), 0) AS ids
-      FROM {txn} t
-     WHERE t.account_id = %(account)s AND {before}
+WITH later AS (
+    SELECT EXISTS (SELECT 1 FROM {txn} t WHERE t.account_id = %(account)s AND {after}) AS any
+), live AS (
+    SELECT kept.n, kept.ids
+      FROM later,
+           LATERAL (SELECT coalesce(sum(a.transactions), 0) AS n,
+                           coalesce(sum(a.id_sum), 0) AS ids
+                      FROM {totals} a
+                     WHERE NOT later.any AND a.account_id = %(account)s) AS kept
+     WHERE NOT later.any
+    UNION ALL
+    SELECT counted.n, counted.ids
+      FROM later,
+           LATERAL (SELECT count(*) AS n, coalesce(sum(t.id), 0) AS ids
+                      FROM {txn} t
+                     WHERE later.any AND t.account_id = %(account)s AND {before}) AS counted
+     WHERE later.any
 ), summary AS (
     SELECT s.state
       FROM {summary} s, live
@@ -374,6 +389,7 @@ def _pg_feature_statement(kind: str) -> PreparedStatement:
             label=FeedbackLabel._meta.db_table,
             summary=AccountFeatureSummary._meta.db_table,
             days=CounterpartyDayCount._meta.db_table,
+            totals=AccountTransactionTotal._meta.db_table,
             before=_PG_BEFORE["lte" if kind == "summary" else kind],
             after=_PG_AFTER["lte" if kind == "summary" else kind],
             senders_cap=COUNTERPARTY_SENDERS_CAP,

@@ -312,6 +312,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "detection.tasks.compact_counterparty_days",
         "schedule": 60.0,
     },
+    "account-totals-compact": {
+        "task": "detection.tasks.compact_account_totals",
+        "schedule": 60.0,
+    },
 }
 
 # The real-time path's PostgreSQL queries run as prepared statements (secureflow/core/prepared.py);
