@@ -13,9 +13,8 @@ Trust: a summary names the stored transactions it covers by their count and id s
 (ids are never reused). The real-time statement compares both with the account's stored
 transactions before the new one (their totals, kept by triggers: account_totals.py;
 counted only when a stored one lies after the new one), so a summary left behind by a
-batch import, a deletion
-or a transaction arriving out of time order is ignored and the history is read instead;
-the decision then writes a fresh summary. The time zone, the customer's home country and
+batch import, a deletion or a transaction arriving out of time order is ignored and the
+history is read instead; the decision then writes a fresh summary. The time zone, the customer's home country and
 the summary format are checked as well (`decode`). An edit that keeps the count and id sum
 (an amended amount, a renamed counterparty) deletes the summaries it touches
 (`forget_summaries_after_edit`). Real-time decisions write summaries under the account's
