@@ -22,14 +22,14 @@ that bypassed triggers, `rebuild()` (`manage.py account_totals --rebuild`) count
 everything again.
 """
 
+from detection.features.trigger_counts import TRANSACTIONS_TABLE as _TXN
 from detection.features.trigger_counts import TriggerKeptCounts
 
-_TXN = "transactions_transaction"
 _TOTALS = "detection_accounttransactiontotal"
 # one compaction at a time (an advisory lock key of our own)
 _COMPACT_LOCK = "secureflow.account_totals.compact"
 
-_INSTALL_SQL = f"""
+_FUNCTIONS_SQL = f"""
 CREATE OR REPLACE FUNCTION secureflow_account_totals_inserted() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -59,41 +59,7 @@ BEGIN
     HAVING sum(n) <> 0 OR sum(ids) <> 0;
     RETURN NULL;
 END $$;
-
-CREATE OR REPLACE FUNCTION secureflow_account_totals_truncated() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    DELETE FROM {_TOTALS};
-    RETURN NULL;
-END $$;
-
-DROP TRIGGER IF EXISTS secureflow_account_totals_inserted ON {_TXN};
-CREATE TRIGGER secureflow_account_totals_inserted AFTER INSERT ON {_TXN}
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
-    EXECUTE FUNCTION secureflow_account_totals_inserted();
-DROP TRIGGER IF EXISTS secureflow_account_totals_deleted ON {_TXN};
-CREATE TRIGGER secureflow_account_totals_deleted AFTER DELETE ON {_TXN}
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT
-    EXECUTE FUNCTION secureflow_account_totals_deleted();
-DROP TRIGGER IF EXISTS secureflow_account_totals_updated ON {_TXN};
-CREATE TRIGGER secureflow_account_totals_updated AFTER UPDATE ON {_TXN}
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT
-    EXECUTE FUNCTION secureflow_account_totals_updated();
-DROP TRIGGER IF EXISTS secureflow_account_totals_truncated ON {_TXN};
-CREATE TRIGGER secureflow_account_totals_truncated AFTER TRUNCATE ON {_TXN}
-    FOR EACH STATEMENT EXECUTE FUNCTION secureflow_account_totals_truncated();
 """  # noqa: S608 - our own table names
-
-_UNINSTALL_SQL = f"""
-DROP TRIGGER IF EXISTS secureflow_account_totals_inserted ON {_TXN};
-DROP TRIGGER IF EXISTS secureflow_account_totals_deleted ON {_TXN};
-DROP TRIGGER IF EXISTS secureflow_account_totals_updated ON {_TXN};
-DROP TRIGGER IF EXISTS secureflow_account_totals_truncated ON {_TXN};
-DROP FUNCTION IF EXISTS secureflow_account_totals_inserted();
-DROP FUNCTION IF EXISTS secureflow_account_totals_deleted();
-DROP FUNCTION IF EXISTS secureflow_account_totals_updated();
-DROP FUNCTION IF EXISTS secureflow_account_totals_truncated();
-"""
 
 # Writers wait while the totals are rebuilt (SHARE blocks inserts, updates and deletes,
 # not reads), so that none is counted twice or missed.
@@ -123,14 +89,15 @@ SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM folded)
 """  # noqa: S608 - our own table names
 
 
-_COUNTS = TriggerKeptCounts(
-    install_sql=_INSTALL_SQL,
-    uninstall_sql=_UNINSTALL_SQL,
+COUNTS = TriggerKeptCounts(
+    name="secureflow_account_totals",
+    counts_table=_TOTALS,
+    functions_sql=_FUNCTIONS_SQL,
     rebuild_sql=_REBUILD_SQL,
     compact_sql=_COMPACT_SQL,
     compact_lock=_COMPACT_LOCK,
 )
-install = _COUNTS.install
-uninstall = _COUNTS.uninstall
-rebuild = _COUNTS.rebuild  # rows written
-compact = _COUNTS.compact  # (rows read, rows written)
+install = COUNTS.install
+uninstall = COUNTS.uninstall
+rebuild = COUNTS.rebuild  # rows written
+compact = COUNTS.compact  # (rows read, rows written)

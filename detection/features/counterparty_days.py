@@ -26,15 +26,15 @@ that bypassed triggers (`session_replication_role = replica`, `pg_restore
 everything again.
 """
 
+from detection.features.trigger_counts import TRANSACTIONS_TABLE as _TXN
 from detection.features.trigger_counts import TriggerKeptCounts
 
-_TXN = "transactions_transaction"
 _DAYS = "detection_counterpartydaycount"
 _DAY = "(occurred_at AT TIME ZONE 'UTC')::date"
 # one compaction at a time (an advisory lock key of our own)
 _COMPACT_LOCK = "secureflow.counterparty_days.compact"
 
-_INSTALL_SQL = f"""
+_FUNCTIONS_SQL = f"""
 CREATE OR REPLACE FUNCTION secureflow_counterparty_days_inserted() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -68,41 +68,7 @@ BEGIN
     HAVING sum(n) <> 0;
     RETURN NULL;
 END $$;
-
-CREATE OR REPLACE FUNCTION secureflow_counterparty_days_truncated() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    DELETE FROM {_DAYS};
-    RETURN NULL;
-END $$;
-
-DROP TRIGGER IF EXISTS secureflow_counterparty_days_inserted ON {_TXN};
-CREATE TRIGGER secureflow_counterparty_days_inserted AFTER INSERT ON {_TXN}
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
-    EXECUTE FUNCTION secureflow_counterparty_days_inserted();
-DROP TRIGGER IF EXISTS secureflow_counterparty_days_deleted ON {_TXN};
-CREATE TRIGGER secureflow_counterparty_days_deleted AFTER DELETE ON {_TXN}
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT
-    EXECUTE FUNCTION secureflow_counterparty_days_deleted();
-DROP TRIGGER IF EXISTS secureflow_counterparty_days_updated ON {_TXN};
-CREATE TRIGGER secureflow_counterparty_days_updated AFTER UPDATE ON {_TXN}
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT
-    EXECUTE FUNCTION secureflow_counterparty_days_updated();
-DROP TRIGGER IF EXISTS secureflow_counterparty_days_truncated ON {_TXN};
-CREATE TRIGGER secureflow_counterparty_days_truncated AFTER TRUNCATE ON {_TXN}
-    FOR EACH STATEMENT EXECUTE FUNCTION secureflow_counterparty_days_truncated();
 """  # noqa: S608 - our own table names
-
-_UNINSTALL_SQL = f"""
-DROP TRIGGER IF EXISTS secureflow_counterparty_days_inserted ON {_TXN};
-DROP TRIGGER IF EXISTS secureflow_counterparty_days_deleted ON {_TXN};
-DROP TRIGGER IF EXISTS secureflow_counterparty_days_updated ON {_TXN};
-DROP TRIGGER IF EXISTS secureflow_counterparty_days_truncated ON {_TXN};
-DROP FUNCTION IF EXISTS secureflow_counterparty_days_inserted();
-DROP FUNCTION IF EXISTS secureflow_counterparty_days_deleted();
-DROP FUNCTION IF EXISTS secureflow_counterparty_days_updated();
-DROP FUNCTION IF EXISTS secureflow_counterparty_days_truncated();
-"""
 
 # Writers wait while the counts are rebuilt (SHARE blocks inserts, updates and deletes,
 # not reads), so that none is counted twice or missed.
@@ -134,14 +100,15 @@ SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM folded)
 """  # noqa: S608 - our own table names
 
 
-_COUNTS = TriggerKeptCounts(
-    install_sql=_INSTALL_SQL,
-    uninstall_sql=_UNINSTALL_SQL,
+COUNTS = TriggerKeptCounts(
+    name="secureflow_counterparty_days",
+    counts_table=_DAYS,
+    functions_sql=_FUNCTIONS_SQL,
     rebuild_sql=_REBUILD_SQL,
     compact_sql=_COMPACT_SQL,
     compact_lock=_COMPACT_LOCK,
 )
-install = _COUNTS.install
-uninstall = _COUNTS.uninstall
-rebuild = _COUNTS.rebuild  # rows written
-compact = _COUNTS.compact  # (rows read, rows written)
+install = COUNTS.install
+uninstall = COUNTS.uninstall
+rebuild = COUNTS.rebuild  # rows written
+compact = COUNTS.compact  # (rows read, rows written)

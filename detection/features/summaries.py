@@ -9,18 +9,18 @@ at or after the newest (see `AccountHistory.trim`). The features built from it a
 ones the whole history gives, to the last bit: the same sums in the same order (a test
 compares them).
 
-Trust: a summary names the stored transactions it covers by their count and id sum
-(ids are never reused). The real-time statement compares both with the account's stored
+Trust: a summary names the stored transactions it covers by their count and id sum (ids
+are never reused). The real-time statement compares both with the account's stored
 transactions before the new one (their totals, kept by triggers: account_totals.py;
 counted only when a stored one lies after the new one), so a summary left behind by a
 batch import, a deletion or a transaction arriving out of time order is ignored and the
-history is read instead; the decision then writes a fresh summary. The time zone, the customer's home country and
-the summary format are checked as well (`decode`). An edit that keeps the count and id sum
-(an amended amount, a renamed counterparty) deletes the summaries it touches
-(`forget_summaries_after_edit`). Real-time decisions write summaries under the account's
-row lock, in the statement that stores the transaction; `rebuild_summaries` writes them
-from one snapshot, so that a summary it overwrites at worst no longer matches and is
-rebuilt.
+history is read instead; the decision then writes a fresh summary. The time zone, the
+customer's home country and the summary format are checked as well (`decode`). An edit
+that keeps the count and id sum (an amended amount, a renamed counterparty) deletes the
+summaries it touches (`forget_summaries_after_edit`). Real-time decisions write summaries
+under the account's row lock, in the statement that stores the transaction;
+`rebuild_summaries` writes them from one snapshot, so that a summary it overwrites at
+worst no longer matches and is rebuilt.
 """
 
 import json

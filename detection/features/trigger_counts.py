@@ -7,14 +7,59 @@ from typing import Any
 
 from django.db import connection, transaction
 
+TRANSACTIONS_TABLE = "transactions_transaction"
+# (event, transition tables) of the statement-level triggers, each running `{name}_{event}d`
+_EVENTS = (
+    ("insert", "REFERENCING NEW TABLE AS new_rows"),
+    ("delete", "REFERENCING OLD TABLE AS old_rows"),
+    ("update", "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows"),
+    ("truncate", ""),
+)
+
 
 @dataclass(frozen=True)
 class TriggerKeptCounts:
-    install_sql: str  # the trigger functions and triggers
-    uninstall_sql: str
+    name: str  # prefix of the trigger functions and triggers
+    counts_table: str
+    # CREATE FUNCTION {name}_inserted(), _deleted(), _updated(): statement-level trigger
+    # functions reading the transition tables new_rows / old_rows (a truncate empties the
+    # counts table: that function is written here)
+    functions_sql: str
     rebuild_sql: str  # every count again from the stored transactions
     compact_sql: str  # one statement answering (rows read, rows written)
     compact_lock: str  # the advisory lock key that keeps compactions one at a time
+
+    @property
+    def install_sql(self) -> str:
+        """The trigger functions and the triggers on the transactions table."""
+        parts = [
+            self.functions_sql,
+            f"""
+CREATE OR REPLACE FUNCTION {self.name}_truncated() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM {self.counts_table};
+    RETURN NULL;
+END $$;
+""",  # noqa: S608 - our own table name
+        ]
+        for event, transitions in _EVENTS:
+            trigger = f"{self.name}_{event.rstrip('e')}ed"
+            parts.append(
+                f"DROP TRIGGER IF EXISTS {trigger} ON {TRANSACTIONS_TABLE};\n"
+                f"CREATE TRIGGER {trigger} AFTER {event.upper()} ON {TRANSACTIONS_TABLE}\n"
+                f"    {transitions} FOR EACH STATEMENT EXECUTE FUNCTION {trigger}();\n"
+            )
+        return "\n".join(parts)
+
+    @property
+    def uninstall_sql(self) -> str:
+        triggers = [f"{self.name}_{event.rstrip('e')}ed" for event, _ in _EVENTS]
+        return "".join(
+            f"DROP TRIGGER IF EXISTS {trigger} ON {TRANSACTIONS_TABLE};\n"
+            f"DROP FUNCTION IF EXISTS {trigger}();\n"
+            for trigger in triggers
+        )
 
     def install(self, schema_editor: Any) -> None:
         """Create the triggers and count the transactions already stored (PostgreSQL;
