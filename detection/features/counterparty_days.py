@@ -13,12 +13,14 @@ some 300 ms to every decision on a payment to it. Instead:
   never wait on each other's row lock (a batch import holding such locks for a whole chunk
   would otherwise stall the real-time decisions on its payees);
 * `compact()` (celery beat, every minute) folds each day's rows into one;
-* the feature statement (detection/features/realtime.py) sums the rows of the days
-  before the transaction's day and counts only that day's payments in the transactions.
+* the feature statement (detection/features/realtime.py) sums the rows of the days up to
+  the transaction's day and subtracts that day's payments after the transaction, which
+  it counts in the transactions (none for a new transaction).
 
 A count then costs one row per day with payments (plus the deltas since the last
-compaction) and one day of payments, whatever the counterparty's history. The distinct
-senders of the last 7 days are still counted from the transactions of those 7 days.
+compaction) and at most a day of payments, whatever the counterparty's history. The
+distinct senders of the last 7 days are counted, up to 100, from the window's newest
+1,000 payments where those settle it (realtime.py).
 
 PostgreSQL only: on SQLite, the features count the stored transactions. After a restore
 that bypassed triggers (`session_replication_role = replica`, `pg_restore
