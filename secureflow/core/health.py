@@ -1,5 +1,11 @@
-"""Health of the pieces SecureFlow needs: database and Celery broker."""
+"""Health of the pieces SecureFlow needs: database and Celery broker.
 
+Anyone may ask (a load balancer sends no credentials): the answer says whether each piece
+is up, and the status code says whether SecureFlow can serve. What the pieces are, where
+they run and the text of an error (which can name hosts, ports and database users) go to
+the log, and to signed-in admins only."""
+
+import logging
 import time
 from typing import Any
 
@@ -8,6 +14,12 @@ from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+
+from secureflow.core import roles
+
+logger = logging.getLogger("secureflow.health")
+# what an anonymous caller is told of each check
+_PUBLIC_FIELDS = {"database": ("ok",), "broker": ("ok",), "worker": ("seen", "age_seconds")}
 
 
 def check_database() -> dict[str, Any]:
@@ -68,12 +80,26 @@ def healthz(request: HttpRequest) -> JsonResponse:
     broker = check_broker()
     ok = database["ok"] and broker["ok"]
     worker = last_worker_heartbeat() if database["ok"] else {"seen": False}
+    checks = {"database": database, "broker": broker, "worker": worker}
+    for name, check in checks.items():
+        if "error" in check:
+            logger.warning("Health check %s failed: %s", name, check["error"])
+    if not _signed_in_admin(request, database_ok=database["ok"]):
+        checks = {
+            name: {key: check[key] for key in _PUBLIC_FIELDS[name] if key in check}
+            for name, check in checks.items()
+        }
     return JsonResponse(
-        {
-            "status": "ok" if ok else "unavailable",
-            "database": database,
-            "broker": broker,
-            "worker": worker,
-        },
-        status=200 if ok else 503,
+        {"status": "ok" if ok else "unavailable", **checks}, status=200 if ok else 503
     )
+
+
+def _signed_in_admin(request: HttpRequest, *, database_ok: bool) -> bool:
+    """Whether the caller is a signed-in admin (the session lives in the database: with
+    the database down, nobody is)."""
+    if not database_ok:
+        return False
+    try:
+        return roles.is_admin(request.user)
+    except Exception:  # a session that cannot be read: not signed in
+        return False

@@ -1,6 +1,7 @@
 import json
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 
 from secureflow.core import roles
@@ -33,6 +34,45 @@ def test_healthz_is_503_when_broker_unreachable(client, settings):
     assert body["status"] == "unavailable"
     assert body["broker"]["ok"] is False
     assert body["database"]["ok"] is True
+
+
+def _unreachable_broker_health(client, caplog) -> dict:
+    from secureflow.celery import app
+
+    previous = app.conf.broker_url
+    app.conf.broker_url = "redis://127.0.0.1:1/0"
+    try:
+        with caplog.at_level("WARNING", logger="secureflow.health"):
+            response = client.get("/healthz")
+    finally:
+        app.conf.broker_url = previous
+    assert response.status_code == 503
+    return response.json()
+
+
+@pytest.mark.django_db
+def test_healthz_tells_anonymous_callers_what_is_up_and_nothing_of_the_setup(client, caplog):
+    body = _unreachable_broker_health(client, caplog)
+    assert body == {
+        "status": "unavailable",
+        "database": {"ok": True},
+        "broker": {"ok": False},
+        "worker": {"seen": False},
+    }
+    # the error (it can name hosts, ports and users) is in the log
+    assert any("Health check broker failed" in r.getMessage() for r in caplog.records)
+    assert any("127.0.0.1" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.django_db
+def test_healthz_tells_signed_in_admins_the_details(client, make_user, caplog):
+    client.force_login(make_user("ada", roles.ADMIN))
+    body = _unreachable_broker_health(client, caplog)
+    assert body["database"]["vendor"] == connection.vendor
+    assert body["broker"]["transport"] == "redis"
+    assert "127.0.0.1" in body["broker"]["error"]
+    client.force_login(make_user("ivy", roles.INVESTIGATOR))
+    assert "transport" not in _unreachable_broker_health(client, caplog)["broker"]
 
 
 @pytest.mark.django_db
