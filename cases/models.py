@@ -35,10 +35,24 @@ class FeedbackLabel(models.Model):
     )
     note = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    counterparty_id = models.BigIntegerField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="The transaction's counterparty, set by the database (PostgreSQL).",
+    )
 
     class Meta:
         ordering = ["-known_at", "-id"]
-        indexes = [models.Index(fields=["transaction", "known_at"], name="label_txn_known")]
+        indexes = [
+            models.Index(fields=["transaction", "known_at"], name="label_txn_known"),
+            # a payee's labels for the real-time features (cases/label_counterparties.py)
+            models.Index(
+                fields=["counterparty_id"],
+                condition=models.Q(counterparty_id__isnull=False),
+                name="label_counterparty",
+            ),
+        ]
 
     def __str__(self) -> str:
         verdict = "fraud" if self.is_fraud else "legitimate"

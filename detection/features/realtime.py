@@ -246,7 +246,8 @@ def load_counterparty_state(
 #      payee's window (100,000 payments a week) is not read whole for every decision.
 #      Only a window longer than that with fewer senders than the cap is counted whole;
 #   3  feedback labels on its prior transactions: a = known-at µs, b = transaction id,
-#      c = label id, flag = is fraud;
+#      c = label id, flag = is fraud; found by the counterparty each label carries
+#      (cases/label_counterparties.py), not by joining all labels to all its payments;
 #   4  (new transactions only) the account's stored transactions: a = their count, b = the
 #      sum of their ids, identifier = the account's feature summary when it covers exactly
 #      those; rows 0 are then left out.
@@ -316,7 +317,7 @@ UNION ALL
 SELECT 3, (extract(epoch FROM f.known_at) * 1000000)::bigint, f.transaction_id, f.id,
        NULL, NULL, NULL, NULL, f.is_fraud
   FROM {label} f JOIN {txn} t ON t.id = f.transaction_id
- WHERE %(feedback)s AND t.counterparty_id = %(counterparty)s AND {before}
+ WHERE %(feedback)s AND f.counterparty_id = %(counterparty)s AND {before}
 """
 _PG_FEATURE_SQL = _PG_ACCOUNT_ROWS_SQL + "\nUNION ALL" + _PG_COUNTERPARTY_SQL
 # A new transaction (after every stored one of its account): the summary when it covers

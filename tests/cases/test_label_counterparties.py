@@ -1,0 +1,81 @@
+"""Feedback labels carry their transaction's counterparty (PostgreSQL triggers), and the
+real-time features find a payee's labels by it: the same figures as the ORM reference,
+whatever was moved after the label was written."""
+
+from datetime import timedelta
+
+from cases.models import FeedbackLabel
+from tests.detection.test_counterparty_days import MIDNIGHT, _account, _features_agree, _payment
+from transactions.models import Counterparty, Transaction
+
+
+def _label(txn: Transaction, *, hours: int = 2, is_fraud: bool = True) -> FeedbackLabel:
+    return FeedbackLabel.objects.create(
+        transaction=txn,
+        is_fraud=is_fraud,
+        source="chargeback",
+        known_at=txn.occurred_at + timedelta(hours=hours),
+    )
+
+
+def _counterparties() -> dict[int, int | None]:
+    return dict(FeedbackLabel.objects.values_list("id", "counterparty_id"))
+
+
+def test_labels_take_their_transactions_counterparty_and_follow_it(postgres_required):
+    account = _account()
+    shop, mule = (Counterparty.objects.create(identifier=i) for i in ("SHOP", "MULE"))
+    paid = [_payment(account, shop, MIDNIGHT + timedelta(hours=i), f"P{i}") for i in range(4)]
+    one = _label(paid[0])
+    bulk = FeedbackLabel.objects.bulk_create(
+        FeedbackLabel(transaction=t, is_fraud=False, source="api", known_at=t.occurred_at)
+        for t in paid[1:3]
+    )
+    assert set(_counterparties().values()) == {shop.pk}
+
+    Transaction.objects.filter(pk=paid[0].pk).update(counterparty=mule)  # a corrected payee
+    Transaction.objects.filter(pk=paid[1].pk).update(counterparty=None)
+    Transaction.objects.filter(pk=paid[2].pk).update(status="review")  # no move
+    FeedbackLabel.objects.filter(pk=bulk[1].pk).update(transaction=paid[3])
+    Transaction.objects.filter(pk=paid[3].pk).update(counterparty=mule)
+    assert _counterparties() == {one.pk: mule.pk, bulk[0].pk: None, bulk[1].pk: mule.pk}
+
+
+def test_features_find_a_payees_labels_after_the_payments_moved(postgres_required):
+    account, other = _account("ACC-1"), _account("ACC-2")
+    shop, mule = (Counterparty.objects.create(identifier=i) for i in ("SHOP", "MULE"))
+    paid = [
+        _payment(account if i % 2 else other, shop, MIDNIGHT + timedelta(hours=i), f"P{i}")
+        for i in range(12)
+    ]
+    for txn in paid[:6]:
+        _label(txn, is_fraud=txn.pk % 3 != 0)
+    Transaction.objects.filter(pk__in=[t.pk for t in paid[:3]]).update(counterparty=mule)
+    later = [_payment(account, p, MIDNIGHT + timedelta(days=2), f"L-{p.pk}") for p in (shop, mule)]
+    moved = Transaction.objects.filter(pk__in=[t.pk for t in paid] + [t.pk for t in later])
+    compared = _features_agree(list(moved.order_by("occurred_at", "id")), delay_days=0.0)
+    assert compared == 2 * len(paid + later)
+    mule_probe = Transaction.objects.get(external_id=f"L-{mule.pk}")
+    assert _fraud_count(mule_probe) == sum(1 for t in paid[:3] if t.pk % 3 != 0)
+
+
+def _fraud_count(probe: Transaction) -> float:
+    import numpy as np
+
+    from detection.features import realtime
+    from detection.features.clock import datetime_to_ns
+    from detection.features.spec import FEATURE_INDEX, N_FEATURES
+
+    _, state = realtime._load_state_postgresql(
+        account_id=probe.account_id,
+        counterparty_id=probe.counterparty_id,
+        before=probe.occurred_at,
+        before_id=probe.pk,
+        home_country="AE",
+        label_delay_days=0.0,
+        label_source="feedback",
+        tz=None,
+    )
+    out = np.zeros(N_FEATURES)
+    state.fill(out, datetime_to_ns(probe.occurred_at), probe.account_id, 0)
+    return out[FEATURE_INDEX["counterparty_fraud_count"]]
