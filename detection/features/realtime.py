@@ -261,8 +261,9 @@ def load_counterparty_state(
 # prepared statement; the ORM functions above stay the reference (the tests compare both).
 _PG_ACCOUNT_ROWS_SQL = """
 SELECT 0, (extract(epoch FROM t.occurred_at) * 1000000)::bigint, t.id, NULL::bigint,
-       t.amount::float8, t.country, t.channel, c.identifier, NULL::boolean
-  FROM {txn} t LEFT JOIN {cp} c ON c.id = t.counterparty_id
+       t.amount::float8, t.country, t.channel,
+       (SELECT c.identifier FROM {cp} c WHERE c.id = t.counterparty_id), NULL::boolean
+  FROM {txn} t
  WHERE t.account_id = %(account)s AND {before}"""
 _PG_COUNTERPARTY_SQL = """
 SELECT 1, (extract(epoch FROM t.occurred_at) * 1000000)::bigint, t.id, NULL, NULL, NULL,
