@@ -8,12 +8,13 @@ from typing import Any
 from django.db import connection, transaction
 
 TRANSACTIONS_TABLE = "transactions_transaction"
-# (event, transition tables) of the statement-level triggers, each running `{name}_{event}d`
+# (event, function suffix, transition tables) of the statement-level triggers; a trigger
+# and the function it runs share the name `{name}_{suffix}`
 _EVENTS = (
-    ("insert", "REFERENCING NEW TABLE AS new_rows"),
-    ("delete", "REFERENCING OLD TABLE AS old_rows"),
-    ("update", "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows"),
-    ("truncate", ""),
+    ("INSERT", "inserted", "REFERENCING NEW TABLE AS new_rows"),
+    ("DELETE", "deleted", "REFERENCING OLD TABLE AS old_rows"),
+    ("UPDATE", "updated", "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows"),
+    ("TRUNCATE", "truncated", ""),
 )
 
 
@@ -43,22 +44,21 @@ BEGIN
 END $$;
 """,  # noqa: S608 - our own table name
         ]
-        for event, transitions in _EVENTS:
-            trigger = f"{self.name}_{event.rstrip('e')}ed"
+        for event, suffix, transitions in _EVENTS:
+            trigger = f"{self.name}_{suffix}"
             parts.append(
                 f"DROP TRIGGER IF EXISTS {trigger} ON {TRANSACTIONS_TABLE};\n"
-                f"CREATE TRIGGER {trigger} AFTER {event.upper()} ON {TRANSACTIONS_TABLE}\n"
+                f"CREATE TRIGGER {trigger} AFTER {event} ON {TRANSACTIONS_TABLE}\n"
                 f"    {transitions} FOR EACH STATEMENT EXECUTE FUNCTION {trigger}();\n"
             )
         return "\n".join(parts)
 
     @property
     def uninstall_sql(self) -> str:
-        triggers = [f"{self.name}_{event.rstrip('e')}ed" for event, _ in _EVENTS]
         return "".join(
-            f"DROP TRIGGER IF EXISTS {trigger} ON {TRANSACTIONS_TABLE};\n"
-            f"DROP FUNCTION IF EXISTS {trigger}();\n"
-            for trigger in triggers
+            f"DROP TRIGGER IF EXISTS {self.name}_{suffix} ON {TRANSACTIONS_TABLE};\n"
+            f"DROP FUNCTION IF EXISTS {self.name}_{suffix}();\n"
+            for _, suffix, _ in _EVENTS
         )
 
     def install(self, schema_editor: Any) -> None:
