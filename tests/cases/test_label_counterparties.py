@@ -4,8 +4,18 @@ whatever was moved after the label was written."""
 
 from datetime import timedelta
 
+import numpy as np
+
 from cases.models import FeedbackLabel
-from tests.detection.test_counterparty_days import MIDNIGHT, _account, _features_agree, _payment
+from detection.features.clock import datetime_to_ns
+from detection.features.spec import FEATURE_INDEX, N_FEATURES
+from tests.detection.test_counterparty_days import (
+    MIDNIGHT,
+    _account,
+    _features_agree,
+    _payment,
+    payee_counts,
+)
 from transactions.models import Counterparty, Transaction
 
 
@@ -60,22 +70,7 @@ def test_features_find_a_payees_labels_after_the_payments_moved(postgres_require
 
 
 def _fraud_count(probe: Transaction) -> float:
-    import numpy as np
-
-    from detection.features import realtime
-    from detection.features.clock import datetime_to_ns
-    from detection.features.spec import FEATURE_INDEX, N_FEATURES
-
-    _, state = realtime._load_state_postgresql(
-        account_id=probe.account_id,
-        counterparty_id=probe.counterparty_id,
-        before=probe.occurred_at,
-        before_id=probe.pk,
-        home_country="AE",
-        label_delay_days=0.0,
-        label_source="feedback",
-        tz=None,
-    )
+    state = payee_counts(probe, delay_days=0.0, label_source="feedback")
     out = np.zeros(N_FEATURES)
     state.fill(out, datetime_to_ns(probe.occurred_at), probe.account_id, 0)
     return out[FEATURE_INDEX["counterparty_fraud_count"]]

@@ -207,18 +207,31 @@ def test_features_from_day_counts_match_the_reference(postgres_required, delay_d
     assert _features_agree(again, delay_days=delay_days) == 2 * len(again)
 
 
-def _prior_and_matured(probe: Transaction) -> tuple[int, int]:
-    """The payee's prior and matured counts for `probe` (as stored), label delay 7 days."""
+def payee_counts(
+    probe: Transaction,
+    *,
+    before_id: int | None = None,
+    delay_days: float = 7.0,
+    label_source: realtime.LabelSource = "both",
+) -> realtime.CounterpartyCounts:
+    """The payee's figures for `probe` from the PostgreSQL feature statement (as stored,
+    ties by id, unless `before_id` says otherwise)."""
     _, state = realtime._load_state_postgresql(
         account_id=probe.account_id,
         counterparty_id=probe.counterparty_id,
         before=probe.occurred_at,
-        before_id=probe.pk,
+        before_id=probe.pk if before_id is None else before_id,
         home_country="AE",
-        label_delay_days=7.0,
-        label_source="both",
+        label_delay_days=delay_days,
+        label_source=label_source,
         tz=None,
     )
+    return state
+
+
+def _prior_and_matured(probe: Transaction) -> tuple[int, int]:
+    """The payee's prior and matured counts for `probe` (as stored), label delay 7 days."""
+    state = payee_counts(probe)
     return state.prior_count, state.matured_count
 
 

@@ -13,7 +13,7 @@ import pytest
 from detection.features import realtime
 from detection.features.batch import compute_features_batch
 from detection.features.spec import COUNTERPARTY_SENDERS_CAP, FEATURE_INDEX
-from tests.detection.test_counterparty_days import _features_agree
+from tests.detection.test_counterparty_days import _features_agree, payee_counts
 from tests.detection.test_features_equivalence import assert_same_features, replay_in_memory
 from transactions.models import Account, Counterparty, Customer, Transaction
 
@@ -98,17 +98,7 @@ def _store_payee(frame: pd.DataFrame) -> dict[str, Transaction]:
 
 
 def _postgres_senders(probe: Transaction, *, before_id: int) -> int:
-    _, state = realtime._load_state_postgresql(
-        account_id=probe.account_id,
-        counterparty_id=probe.counterparty_id,
-        before=probe.occurred_at,
-        before_id=before_id,
-        home_country="AE",
-        label_delay_days=7.0,
-        label_source="both",
-        tz=None,
-    )
-    return state.distinct_other_senders
+    return payee_counts(probe, before_id=before_id).distinct_other_senders
 
 
 @pytest.mark.parametrize(("others", "repeats", "early", "expected"), CASES)
