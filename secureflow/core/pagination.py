@@ -1,11 +1,178 @@
-"""Pagination of API lists: limit/offset with a ceiling on the page size."""
+"""Pagination of API lists.
 
-from rest_framework.pagination import LimitOffsetPagination
+`ApiPagination`: limit/offset with a ceiling on the page size, for lists that stay small
+or are sorted on request (batches, cases, alert deliveries).
+
+`KeysetPagination`: for lists that grow with the bank's traffic (transactions). A page is
+read from where the previous one ended (`WHERE (t, id) < (last t, last id)`, from the
+index), so page 10,000 costs what page 1 costs, and no page counts the whole table. Rows
+stored while a client pages never shift the rows it has not read yet.
+"""
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Model, Q, QuerySet
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import BasePagination, LimitOffsetPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
+
+MAX_PAGE_SIZE = 1000
+DEFAULT_PAGE_SIZE = 50
+CURSOR_MAX_LENGTH = 200
 
 
 class ApiPagination(LimitOffsetPagination):
     """`?limit=N&offset=M`; 50 rows by default, at most 1000 a page (a larger limit is
     cut to 1000, an offset past the end gives an empty page)."""
 
-    default_limit = 50
-    max_limit = 1000
+    default_limit = DEFAULT_PAGE_SIZE
+    max_limit = MAX_PAGE_SIZE
+
+
+def keyset_after(ordering: Sequence[str], values: Sequence[Any]) -> Q:
+    """Rows after `values` in `ordering` (field names, `-` for descending): the
+    lexicographic comparison, led by a plain bound on the first field so that the
+    database can start its index scan there."""
+    names = [name.lstrip("-") for name in ordering]
+    beyond = ["lt" if name.startswith("-") else "gt" for name in ordering]
+    condition = Q()
+    for i in reversed(range(len(names))):
+        step = Q(**{f"{names[i]}__{beyond[i]}": values[i]})
+        condition = step if i == len(names) - 1 else step | (Q(**{names[i]: values[i]}) & condition)
+    first_bound = "lte" if beyond[0] == "lt" else "gte"
+    return Q(**{f"{names[0]}__{first_bound}": values[0]}) & condition
+
+
+class KeysetPagination(BasePagination):
+    """`?limit=N` (1–1000, default 50) and `?cursor=` from the previous page's `next`.
+
+    The answer is `{"next": url or null, "results": [...]}`; `next` is null on the last
+    page. Rows come in `ordering`, whose last field must be unique.
+    `offset` is refused (400) so that a client written for offsets cannot loop over the
+    first page forever.
+    """
+
+    ordering: Sequence[str] = ("-occurred_at", "-id")
+    limit_query_param = "limit"
+    cursor_query_param = "cursor"
+
+    def paginate_queryset(
+        self, queryset: QuerySet, request: Request, view: object = None
+    ) -> list[Model]:
+        if "offset" in request.query_params:
+            raise ValidationError(
+                {"offset": ["Not supported on this list: follow the `next` link (a cursor)."]}
+            )
+        self.request = request
+        self.limit = self._limit(request)
+        position = self._position(request, queryset.model)
+        if position is not None:
+            queryset = queryset.filter(keyset_after(self.ordering, position))
+        rows = list(queryset.order_by(*self.ordering)[: self.limit + 1])
+        self.has_next = len(rows) > self.limit
+        self.page = rows[: self.limit]
+        return self.page
+
+    def get_paginated_response(self, data: list[dict[str, Any]]) -> Response:
+        return Response({"next": self.get_next_link(), "results": data})
+
+    def get_next_link(self) -> str | None:
+        if not self.has_next:
+            return None
+        last = self.page[-1]
+        cursor = encode_cursor([getattr(last, name.lstrip("-")) for name in self.ordering])
+        url = self.request.build_absolute_uri()
+        return replace_query_param(url, self.cursor_query_param, cursor)
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "required": ["next", "results"],
+            "properties": {
+                "next": {
+                    "type": "string",
+                    "nullable": True,
+                    "format": "uri",
+                    "description": "The next page; null on the last page.",
+                },
+                "results": schema,
+            },
+        }
+
+    def get_schema_operation_parameters(self, view: object) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": self.limit_query_param,
+                "required": False,
+                "in": "query",
+                "description": f"Rows per page (1–{MAX_PAGE_SIZE}, default {DEFAULT_PAGE_SIZE}).",
+                "schema": {"type": "integer"},
+            },
+            {
+                "name": self.cursor_query_param,
+                "required": False,
+                "in": "query",
+                "description": "Where the page starts: taken from the previous page's `next`.",
+                "schema": {"type": "string", "maxLength": CURSOR_MAX_LENGTH},
+            },
+        ]
+
+    def _limit(self, request: Request) -> int:
+        raw = request.query_params.get(self.limit_query_param)
+        if raw is None or raw == "":
+            return DEFAULT_PAGE_SIZE
+        try:
+            limit = int(raw)
+        except ValueError:
+            limit = 0
+        if limit < 1:
+            raise ValidationError({self.limit_query_param: ["Use a whole number from 1."]})
+        return min(limit, MAX_PAGE_SIZE)
+
+    def _position(self, request: Request, model: type[Model]) -> list[Any] | None:
+        raw = request.query_params.get(self.cursor_query_param)
+        if raw is None:
+            return None
+        invalid = ValidationError(
+            {self.cursor_query_param: ["Invalid cursor: use the `next` link of the previous page."]}
+        )
+        if len(raw) > CURSOR_MAX_LENGTH:
+            raise invalid
+        try:
+            decoded = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+        except (binascii.Error, ValueError):
+            raise invalid from None
+        if not isinstance(decoded, list) or len(decoded) != len(self.ordering):
+            raise invalid
+        values = []
+        for name, value in zip(self.ordering, decoded, strict=True):
+            field = model._meta.get_field(name.lstrip("-"))
+            if not isinstance(value, str | int) or isinstance(value, bool):
+                raise invalid
+            try:
+                parsed = field.to_python(value)
+                field.run_validators(parsed)
+                if isinstance(parsed, datetime):
+                    if parsed.tzinfo is None:
+                        raise invalid
+                    parsed = parsed.astimezone(UTC)
+            except (DjangoValidationError, ValueError, TypeError, OverflowError):
+                raise invalid from None
+            if parsed is None:
+                raise invalid
+            values.append(parsed)
+        return values
+
+
+def encode_cursor(values: Sequence[Any]) -> str:
+    """The `cursor` for a page that starts after the row with these ordering values."""
+    jsonable = [value.isoformat() if isinstance(value, datetime) else value for value in values]
+    return base64.urlsafe_b64encode(json.dumps(jsonable).encode()).decode().rstrip("=")

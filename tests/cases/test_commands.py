@@ -9,6 +9,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from cases.choices import CaseEventKind
+from cases.management.commands import benchmark_pages
 from cases.models import Case, CaseEvent
 from cases.services import case_open_for_score
 from detection.models import TransactionScore
@@ -20,9 +21,11 @@ from transactions.demo_data import generate_demo_bank
 pytestmark = pytest.mark.django_db
 
 
-def test_benchmark_pages_reports_every_page(make_case, tmp_path):
+def test_benchmark_pages_reports_every_page(make_case, tmp_path, monkeypatch):
     for _ in range(3):
         make_case()
+    # the three cases' transactions: deep API pages start after the 1st and the 2nd row
+    monkeypatch.setattr(benchmark_pages, "DEEP_API_ROWS", (1, 2, 500_000))
     out = StringIO()
     path = tmp_path / "pages.json"
 
@@ -43,6 +46,9 @@ def test_benchmark_pages_reports_every_page(make_case, tmp_path):
     assert report["cases"] == 3 and report["renders"] == 3
     names = set(report["pages"])
     assert {"case queue", "case detail", "transactions api"} <= names
+    deep = report["pages"]["API transactions (pages 10k, 100k, 500k rows deep)"]
+    assert len(deep["urls"]) == 2 and all("?cursor=" in url for url in deep["urls"])
+    assert report["pages"]["API transactions (busiest account)"]["bytes"] > 0
     for name, figures in report["pages"].items():
         assert 0 < figures["p50_ms"] <= figures["p99_ms"] <= figures["max_ms"], name
         assert figures["queries"] > 0 and figures["bytes"] > 0, name
@@ -64,6 +70,7 @@ def test_benchmark_pages_skips_detail_without_cases(tmp_path):
     report = json.loads(path.read_text())
     assert report["pages"]["case detail"] == {"skipped": "nothing to show"}
     assert report["pages"]["case queue"]["p50_ms"] > 0
+    assert report["pages"]["API transactions (busiest account)"] == {"skipped": "nothing to show"}
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from secureflow.core.pagination import KeysetPagination
 from secureflow.core.permissions import IsInvestigator, IsSecureflowAdmin
 from transactions.api.serializers import (
     DecisionSerializer,
@@ -39,6 +40,7 @@ class TransactionViewSet(
     permission_classes = [IsInvestigator | IsSecureflowAdmin]
     serializer_class = TransactionSerializer
     filterset_class = TransactionFilterSet
+    pagination_class = KeysetPagination  # newest first, from where the last page ended
     lookup_field = "external_id"
     lookup_url_kwarg = "external_id"
     lookup_value_regex = "[^/]+"

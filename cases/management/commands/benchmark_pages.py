@@ -4,7 +4,9 @@ whole middleware, view and template stack) against the configured database.
     python manage.py benchmark_pages [--renders 100] [--warmup 5] [--json PATH]
     python manage.py benchmark_pages --page "transactions=/api/v1/transactions/"
 
-Pages are the PAGES list below: (name, url) where url is a path, or a callable returning a
+The transactions API's list is measured too (first page, the busiest account, pages
+10,000 / 100,000 / 500,000 rows deep where the table is that large). Pages are the PAGES
+list below: (name, url) where url is a path, or a callable returning a
 path or a list of paths (renders rotate through them), evaluated once the database is
 there. Add a page area by appending to PAGES (or --page NAME=URL for a one-off).
 """
@@ -22,7 +24,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import connection
+from django.db import connection, models
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -30,6 +32,7 @@ from django.urls import reverse
 from cases.choices import ACTIVE_STATUSES
 from cases.models import Case
 from secureflow.core import roles
+from secureflow.core.pagination import KeysetPagination, encode_cursor
 from transactions.models import Transaction
 
 PageUrl = str | Callable[[], str | list[str] | None]
@@ -59,6 +62,35 @@ def _top_case_details() -> list[str]:
     return [reverse("cases:detail", args=[pk]) for pk in ids]
 
 
+API_TRANSACTIONS = "/api/v1/transactions/"
+DEEP_API_ROWS = (10_000, 100_000, 500_000)
+
+
+def _api_deep_pages() -> list[str] | None:
+    """Pages of the transactions API that start deep in the list (as a client paging
+    through a long date range reaches them), where the table is that large."""
+    newest_first = Transaction.objects.order_by(*KeysetPagination.ordering)
+    fields = [name.lstrip("-") for name in KeysetPagination.ordering]
+    urls = []
+    for depth in DEEP_API_ROWS:
+        row = next(iter(newest_first.values_list(*fields)[depth : depth + 1]), None)
+        if row is not None:
+            urls.append(f"{API_TRANSACTIONS}?cursor={encode_cursor(row)}")
+    return urls or None
+
+
+def _api_account_page() -> str | None:
+    busiest = (
+        Transaction.objects.values("account__number")
+        .order_by()
+        .annotate(n=models.Count("id"))
+        .order_by("-n")
+        .values_list("account__number", flat=True)
+        .first()
+    )
+    return f"{API_TRANSACTIONS}?account={busiest}" if busiest else None
+
+
 # (name, url): extend this list to measure more pages.
 PAGES: list[tuple[str, PageUrl]] = [
     ("case queue", _queue),
@@ -68,6 +100,9 @@ PAGES: list[tuple[str, PageUrl]] = [
     ("dashboard (default range)", "/dashboard/"),
     ("check a transaction (form)", "/check/"),
     ("settings", "/settings/"),
+    ("API transactions (first page)", API_TRANSACTIONS),
+    ("API transactions (busiest account)", _api_account_page),
+    ("API transactions (pages 10k, 100k, 500k rows deep)", _api_deep_pages),
 ]
 
 
