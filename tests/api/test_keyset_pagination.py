@@ -202,3 +202,31 @@ def test_keyset_after_matches_tuple_order_in_both_directions(account):
                 )
             )
             assert found == {row for row in rows if after(row)}, (ordering, pivot)
+
+
+@pytest.mark.django_db
+def test_rows_show_their_decision_or_null_when_never_scored(investigator_api, account):
+    posted = investigator_api.post(
+        URL,
+        {
+            "id": "SCORED-1",
+            "timestamp": "2026-03-02T09:00:00Z",
+            "account": "AE-PAGE-1",
+            "customer": "C-PAGE",
+            "amount": "120.00",
+        },
+        format="json",
+    )
+    assert posted.status_code == 201, posted.content
+    _stored(account, 1, prefix="UNSCORED", times=[START])
+
+    rows = {row["id"]: row for row in investigator_api.get(URL).json()["results"]}
+
+    assert rows["UNSCORED-0"]["score"] is None
+    decision = posted.json()
+    score = rows["SCORED-1"]["score"]
+    assert score["risk_score"] == decision["risk_score"]
+    assert score["outcome"] == decision["outcome"]
+    assert score["reasons"] == decision["reasons"]
+    assert score["model_versions"] == decision["model_versions"]
+    assert investigator_api.get(f"{URL}SCORED-1/").json()["score"] == score

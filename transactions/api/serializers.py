@@ -191,7 +191,9 @@ class TransactionSerializer(serializers.ModelSerializer):
     counterparty_country = serializers.CharField(
         source="counterparty.country", read_only=True, default=None, allow_null=True
     )
-    score = serializers.SerializerMethodField()
+    # one nested serializer for every row (its fields built once per list, not per row);
+    # a transaction never scored has no score row and shows null
+    score = ScoreSummarySerializer(read_only=True, allow_null=True)
 
     class Meta:
         model = Transaction
@@ -212,14 +214,6 @@ class TransactionSerializer(serializers.ModelSerializer):
             "score",
         ]
         read_only_fields = fields
-
-    @extend_schema_field(ScoreSummarySerializer(allow_null=True))
-    def get_score(self, txn: Transaction) -> dict[str, Any] | None:
-        try:
-            score = txn.score
-        except TransactionScore.DoesNotExist:
-            return None
-        return ScoreSummarySerializer(score, context=self.context).data
 
 
 class IdempotencyConflictSerializer(serializers.Serializer):
