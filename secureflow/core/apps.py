@@ -11,7 +11,10 @@ class CoreConfig(AppConfig):
         from django.contrib.auth.signals import user_logged_in
 
         from secureflow.core.authentication import connect_signals
+        from secureflow.core.client_address import trusted_networks
         from secureflow.core.session_idle import on_user_logged_in
+
+        trusted_networks()  # a mistyped proxy network stops the start, not a request later
 
         post_migrate.connect(_create_role_groups, sender=self)
         connect_signals()

@@ -136,6 +136,9 @@ SECUREFLOW_CONTENT_SECURITY_POLICY_API_PAGES = env.str(
 # Proxies in front that append to X-Forwarded-For; 0: none, the connection's address is
 # the client's (secureflow/core/client_address.py: sign-in and API rate limits).
 SECUREFLOW_TRUSTED_PROXIES = env.int("SECUREFLOW_TRUSTED_PROXIES", default=0)
+# Or the proxies' networks, e.g. "10.0.0.0/8,fd00::/8" (checked at start-up): the header is
+# read only on connections from them, and the client is the nearest address outside them.
+SECUREFLOW_TRUSTED_PROXY_NETWORKS = env.list("SECUREFLOW_TRUSTED_PROXY_NETWORKS", default=[])
 # Failed sign-ins lock a username / an address out (secureflow/core/sign_in_limits.py).
 SECUREFLOW_SIGN_IN_MAX_FAILURES = env.int("SECUREFLOW_SIGN_IN_MAX_FAILURES", default=5)
 SECUREFLOW_SIGN_IN_MAX_FAILURES_PER_ADDRESS = env.int(

@@ -1,8 +1,13 @@
 """The client's address behind zero or more proxies (sign-in limits, API rate limits)."""
 
+import os
+import subprocess
+import sys
 import uuid
 
 import pytest
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.test import Client, RequestFactory
 from rest_framework.request import Request
 
@@ -106,3 +111,66 @@ def test_without_a_proxy_setting_x_forwarded_for_does_not_escape_an_address_lock
         HTTP_X_FORWARDED_FOR="203.0.113.200",
     )
     assert LOCKED_TEXT.encode() in response.content
+
+
+NETWORKS = ["10.0.0.0/8", "fd00::/8"]
+
+
+def test_behind_proxy_networks_the_client_is_the_nearest_address_outside_them(settings):
+    settings.SECUREFLOW_TRUSTED_PROXY_NETWORKS = NETWORKS
+    # one proxy, two proxies, an IPv6 proxy: their entries are skipped
+    assert address_of(forwarded="198.51.100.1") == "198.51.100.1"
+    assert address_of(forwarded="198.51.100.1, 10.1.2.3") == "198.51.100.1"
+    assert address_of("fd00::7", forwarded="198.51.100.1, fd00::9") == "198.51.100.1"
+    # what the client wrote itself, left of the first outside address, counts for nothing
+    assert address_of(forwarded="1.1.1.1, 2.2.2.2, 198.51.100.1, 10.0.0.9") == "198.51.100.1"
+    # a client inside the networks (an internal system): the leftmost entry
+    assert address_of(forwarded="10.3.3.3, 10.0.0.9") == "10.3.3.3"
+
+
+def test_a_connection_from_outside_the_proxy_networks_has_its_header_ignored(settings):
+    settings.SECUREFLOW_TRUSTED_PROXY_NETWORKS = NETWORKS
+    assert address_of("203.0.113.7", forwarded="198.51.100.1") == "203.0.113.7"
+    # the count is not used when networks are set
+    settings.SECUREFLOW_TRUSTED_PROXIES = 1
+    assert address_of("203.0.113.7", forwarded="198.51.100.1") == "203.0.113.7"
+
+
+@pytest.mark.parametrize("forwarded", [None, "", "not-an-address", "198.51.100.1, junk"])
+def test_behind_proxy_networks_a_garbled_header_falls_back_to_the_connection(settings, forwarded):
+    settings.SECUREFLOW_TRUSTED_PROXY_NETWORKS = NETWORKS
+    assert address_of(forwarded=forwarded) == PROXY
+
+
+def test_a_mistyped_proxy_network_names_itself(settings):
+    settings.SECUREFLOW_TRUSTED_PROXY_NETWORKS = ["10.0.0.0/8", "10.0.0.0/33"]
+    with pytest.raises(ImproperlyConfigured, match="10.0.0.0/33"):
+        address_of(forwarded="198.51.100.1")
+
+
+def test_a_mistyped_proxy_network_stops_the_start():
+    env = {**os.environ, "SECUREFLOW_TRUSTED_PROXY_NETWORKS": "10.0.0.0/8,proxy.internal"}
+    done = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode != 0
+    assert "'proxy.internal' is not an IP address or network" in done.stderr
+
+
+@pytest.mark.django_db
+def test_behind_proxy_networks_a_guessing_client_cannot_spoof_its_way_out(settings, make_user):
+    settings.SECUREFLOW_TRUSTED_PROXY_NETWORKS = NETWORKS
+    settings.SECUREFLOW_SIGN_IN_MAX_FAILURES_PER_ADDRESS = 3
+    user = make_user(f"inv-{uuid.uuid4().hex[:8]}", roles.INVESTIGATOR)
+    guesser = f"198.51.100.{uuid.uuid4().int % 250 + 1}"
+    for i in range(3):
+        _sign_in(f"guess-{i}-{uuid.uuid4().hex[:6]}", "wrong", guesser)
+    password = f"pw-{user.username}-123!"
+    spoofed = _sign_in(user.username, password, f"203.0.113.99, {guesser}")
+    assert LOCKED_TEXT.encode() in spoofed.content
+    assert _sign_in(user.username, password, "203.0.113.21").status_code == 302
