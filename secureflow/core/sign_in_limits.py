@@ -11,7 +11,8 @@ The counts live in the `sign_in` cache (the default cache where the settings def
 Redis, shared by the web processes of every machine; without Redis, files under
 var/cache/sign-in, shared by the web processes of this machine. The address is the
 client's, as secureflow/core/client_address.py reads it (behind proxies: set
-`SECUREFLOW_TRUSTED_PROXIES`, or every client shares the proxy's address).
+`SECUREFLOW_TRUSTED_PROXY_NETWORKS` or `SECUREFLOW_TRUSTED_PROXIES`, or every client shares
+the proxy's address).
 Used by the sign-in form of the pages and of Django admin (secureflow/core/forms.py).
 """
 
