@@ -43,9 +43,14 @@ DROP TRIGGER IF EXISTS secureflow_label_counterparty_moved ON {_TXN};
 CREATE TRIGGER secureflow_label_counterparty_moved AFTER UPDATE ON {_TXN}
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT
     EXECUTE FUNCTION secureflow_label_counterparty_moved();
+"""  # noqa: S608 - our own table names
 
+# labels whose counterparty is not their transaction's (all of them before the triggers
+# existed; after a restore or load that bypassed triggers, the labels it wrote)
+_REFILL_SQL = f"""
 UPDATE {_LABELS} f SET counterparty_id = t.counterparty_id
-  FROM {_TXN} t WHERE t.id = f.transaction_id;
+  FROM {_TXN} t
+ WHERE t.id = f.transaction_id AND f.counterparty_id IS DISTINCT FROM t.counterparty_id
 """  # noqa: S608 - our own table names
 
 _UNINSTALL_SQL = f"""
@@ -61,6 +66,17 @@ def install(schema_editor: Any) -> None:
     elsewhere nothing)."""
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute(_INSTALL_SQL)
+        schema_editor.execute(_REFILL_SQL)
+
+
+def refill(connection: Any) -> int:
+    """Set every label's counterparty from its transaction where they differ; returns how
+    many labels changed (PostgreSQL; elsewhere 0, the column is not used)."""
+    if connection.vendor != "postgresql":
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(_REFILL_SQL)
+        return cursor.rowcount
 
 
 def uninstall(schema_editor: Any) -> None:

@@ -3,8 +3,11 @@ real-time features find a payee's labels by it: the same figures as the ORM refe
 whatever was moved after the label was written."""
 
 from datetime import timedelta
+from io import StringIO
 
 import numpy as np
+from django.core.management import call_command
+from django.db import connection
 
 from cases.models import FeedbackLabel
 from detection.features.clock import datetime_to_ns
@@ -74,3 +77,29 @@ def _fraud_count(probe: Transaction) -> float:
     out = np.zeros(N_FEATURES)
     state.fill(out, datetime_to_ns(probe.occurred_at), probe.account_id, 0)
     return out[FEATURE_INDEX["counterparty_fraud_count"]]
+
+
+def test_the_command_refills_labels_written_past_the_triggers(postgres_required):
+    account = _account()
+    shop, mule = (Counterparty.objects.create(identifier=i) for i in ("SHOP", "MULE"))
+    paid = [_payment(account, shop, MIDNIGHT + timedelta(hours=i), f"P{i}") for i in range(3)]
+    kept = _label(paid[0])
+    with connection.cursor() as cursor:  # as a restore or load with triggers off would
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no pending checks: ALTER may run
+        cursor.execute("ALTER TABLE cases_feedbacklabel DISABLE TRIGGER USER")
+        try:
+            missed = _label(paid[1])
+            wrong = _label(paid[2])
+            FeedbackLabel.objects.filter(pk=wrong.pk).update(counterparty_id=mule.pk)
+        finally:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute("ALTER TABLE cases_feedbacklabel ENABLE TRIGGER USER")
+    assert _counterparties() == {kept.pk: shop.pk, missed.pk: None, wrong.pk: mule.pk}
+
+    out = StringIO()
+    call_command("label_counterparties", stdout=out)
+
+    assert _counterparties() == {kept.pk: shop.pk, missed.pk: shop.pk, wrong.pk: shop.pk}
+    assert "of 2 feedback labels" in out.getvalue()
+    call_command("label_counterparties", stdout=(again := StringIO()))
+    assert "of 0 feedback labels" in again.getvalue()
