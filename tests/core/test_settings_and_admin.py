@@ -69,13 +69,9 @@ def test_production_settings_take_a_secret_key_that_starts_with_a_dollar():
     assert result.stdout.strip().splitlines()[-1] == key
 
 
-def test_production_settings_refuse_to_start_without_secret_key():
-    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SECRET_KEY"}
-    env.update(
-        DJANGO_SETTINGS_MODULE="secureflow.settings.production",
-        DJANGO_ALLOWED_HOSTS="fraud.example-bank.ae",
-    )
-    result = subprocess.run(
+def manage_check(env: dict[str, str]) -> subprocess.CompletedProcess:
+    """`manage.py check` in a new process with this environment."""
+    return subprocess.run(
         [sys.executable, "manage.py", "check"],
         cwd=ROOT,
         env=env,
@@ -83,6 +79,15 @@ def test_production_settings_refuse_to_start_without_secret_key():
         text=True,
         timeout=120,
     )
+
+
+def test_production_settings_refuse_to_start_without_secret_key():
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SECRET_KEY"}
+    env.update(
+        DJANGO_SETTINGS_MODULE="secureflow.settings.production",
+        DJANGO_ALLOWED_HOSTS="fraud.example-bank.ae",
+    )
+    result = manage_check(env)
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY" in result.stderr
 
