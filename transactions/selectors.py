@@ -22,4 +22,8 @@ def transactions_with_decisions() -> QuerySet[Transaction]:
     """Transactions with what their lists and details show, newest first, in one query
     (the model versions of a decision come from the in-process cache of version sets)."""
     related = ("account__customer", "counterparty", "score")
-    return Transaction.objects.select_related(*related).order_by("-occurred_at", "-id")
+    return (
+        Transaction.objects.select_related(*related)
+        .defer("score__features")  # the feature vector: not shown, and costly to decode
+        .order_by("-occurred_at", "-id")
+    )
