@@ -46,11 +46,13 @@ class FeedbackLabel(models.Model):
         ordering = ["-known_at", "-id"]
         indexes = [
             models.Index(fields=["transaction", "known_at"], name="label_txn_known"),
-            # a payee's labels for the real-time features (cases/label_counterparties.py)
+            # a payee's labels for the real-time features (cases/label_counterparties.py),
+            # read from the index alone, each transaction's labels newest last
             models.Index(
-                fields=["counterparty_id"],
+                fields=["counterparty_id", "transaction", "known_at", "id"],
+                include=["is_fraud"],
                 condition=models.Q(counterparty_id__isnull=False),
-                name="label_counterparty",
+                name="label_counterparty_verdicts",
             ),
         ]
 

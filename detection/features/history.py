@@ -164,7 +164,7 @@ class CounterpartyCounts:
         "prior_count",
         "matured_count",
         "distinct_other_senders",
-        "fraud_known",
+        "fraud_count",
     )
 
     def __init__(
@@ -176,7 +176,7 @@ class CounterpartyCounts:
         prior_count: int,
         matured_count: int,
         distinct_other_senders: int,
-        fraud_known: Iterable[int] = (),
+        fraud_count: int = 0,
     ) -> None:
         self.ts = ts
         self.sender = sender
@@ -184,14 +184,14 @@ class CounterpartyCounts:
         self.prior_count = prior_count
         self.matured_count = matured_count
         self.distinct_other_senders = distinct_other_senders
-        self.fraud_known = sorted(fraud_known)
+        self.fraud_count = fraud_count  # known to be fraud before `ts`
 
     def fill(self, out: np.ndarray, ts: int, sender: Hashable, delay_ns: int) -> None:
         if (ts, sender, delay_ns) != (self.ts, self.sender, self.delay_ns):
             raise ValueError("counterparty counts were made for another transaction")
         out[_I["counterparty_log_prior_count"]] = math.log1p(self.prior_count)
         out[_I["counterparty_distinct_senders_7d"]] = self.distinct_other_senders
-        fraud = bisect_left(self.fraud_known, ts)
+        fraud = self.fraud_count
         matured = self.matured_count
         out[_I["counterparty_fraud_count"]] = fraud
         out[_I["counterparty_fraud_rate"]] = min(fraud / matured, 1.0) if matured > 0 else 0.0

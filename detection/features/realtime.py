@@ -233,7 +233,6 @@ def load_counterparty_state(
 # Row sets tagged by the first column:
 #   0  the account's prior transactions: a = epoch µs, b = id, amount, country, channel,
 #      counterparty identifier;
-#   1  the counterparty's prior transactions labelled in the data: a = epoch µs, b = id;
 #   2  one row of counts over the counterparty's prior transactions: a = all of them,
 #      b = the matured ones (old enough for a label to be known), c = distinct other
 #      accounts that paid it in the last 7 days, up to COUNTERPARTY_SENDERS_CAP. The first
@@ -245,9 +244,15 @@ def load_counterparty_state(
 #      whole window, or already the cap of senders, that is the answer, and a busy
 #      payee's window (100,000 payments a week) is not read whole for every decision.
 #      Only a window longer than that with fewer senders than the cap is counted whole;
-#   3  feedback labels on its prior transactions: a = known-at µs, b = transaction id,
-#      c = label id, flag = is fraud; found by the counterparty each label carries
-#      (cases/label_counterparties.py), not by joining all labels to all its payments;
+#   3  one row: a = how many of its prior transactions were known to be fraud before the
+#      new one's time. A transaction with feedback labels counts when its newest label
+#      (by known-at, then id) says fraud and its first fraud label was known before then;
+#      one without counts when labelled fraud in the data and occurred + the label delay
+#      lies before then. The labels are found by the counterparty each carries
+#      (cases/label_counterparties.py) and read from its index (label_counterparty_verdicts:
+#      each transaction's labels in known-at order), those on its transactions after the
+#      cut (for a new transaction: none) left out, so no label is joined to its
+#      transaction: a payee with thousands of chargebacks sends one row, not thousands;
 #   4  (new transactions only) the account's stored transactions: a = their count, b = the
 #      sum of their ids, identifier = the account's feature summary when it covers exactly
 #      those; rows 0 are then left out.
@@ -266,11 +271,6 @@ SELECT 0, (extract(epoch FROM t.occurred_at) * 1000000)::bigint, t.id, NULL::big
   FROM {txn} t
  WHERE t.account_id = %(account)s AND {before}"""
 _PG_COUNTERPARTY_SQL = """
-SELECT 1, (extract(epoch FROM t.occurred_at) * 1000000)::bigint, t.id, NULL, NULL, NULL,
-       NULL, NULL, NULL
-  FROM {txn} t
- WHERE %(data_labels)s AND t.counterparty_id = %(counterparty)s AND {before} AND t.source_label
-UNION ALL
 SELECT 2, coalesce(days.before_day, 0) + coalesce(days.on_day, 0) - recent.after_cut,
        coalesce(days.before_matured_day, 0) + matured.on_day, senders.others,
        NULL, NULL, NULL, NULL, NULL
@@ -315,10 +315,32 @@ SELECT 2, coalesce(days.before_day, 0) + coalesce(days.on_day, 0) - recent.after
                              AND t.occurred_at <= %(matured_until)s)
                END AS on_day) AS matured
 UNION ALL
-SELECT 3, (extract(epoch FROM f.known_at) * 1000000)::bigint, f.transaction_id, f.id,
-       NULL, NULL, NULL, NULL, f.is_fraud
-  FROM {label} f JOIN {txn} t ON t.id = f.transaction_id
- WHERE %(feedback)s AND f.counterparty_id = %(counterparty)s AND {before}
+SELECT 3,
+       (SELECT count(*)
+          FROM {txn} t
+         WHERE %(data_labels)s AND t.counterparty_id = %(counterparty)s AND {before}
+           AND t.source_label
+           AND (extract(epoch FROM t.occurred_at) * 1000000)::bigint * 1000 + %(delay_ns)s
+               < %(before_ns)s
+           AND NOT (%(feedback)s AND EXISTS (SELECT 1 FROM {label} f
+                                              WHERE f.transaction_id = t.id
+                                                AND f.counterparty_id = %(counterparty)s)))
+       + (SELECT count(*)
+            FROM (SELECT DISTINCT ON (f.transaction_id) f.transaction_id, f.is_fraud
+                    FROM {label} f
+                   WHERE %(feedback)s AND f.counterparty_id = %(counterparty)s
+                     AND f.transaction_id NOT IN (SELECT t.id
+                                                    FROM {txn} t
+                                                   WHERE t.counterparty_id = %(counterparty)s
+                                                     AND {after})
+                   ORDER BY f.transaction_id DESC, f.known_at DESC, f.id DESC) AS newest
+           WHERE newest.is_fraud
+             AND (SELECT (extract(epoch FROM min(f.known_at)) * 1000000)::bigint * 1000
+                    FROM {label} f
+                   WHERE f.counterparty_id = %(counterparty)s
+                     AND f.transaction_id = newest.transaction_id AND f.is_fraud)
+                 < %(before_ns)s),
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL
 """
 _PG_FEATURE_SQL = _PG_ACCOUNT_ROWS_SQL + "\nUNION ALL" + _PG_COUNTERPARTY_SQL
 # A new transaction (after every stored one of its account): the summary when it covers
@@ -451,6 +473,8 @@ def _feature_params(
         # past noon, the day's rows after the cut are the fewer: count them, subtract
         "matured_late": matured_until - matured_day_start >= timedelta(hours=12),
         "window_start": ns_to_datetime(before_ns - COUNTERPARTY_WINDOW_NS),
+        "before_ns": before_ns,
+        "delay_ns": delay,
         "data_labels": label_source in ("data", "both") and counterparty_id is not None,
         "feedback": label_source in ("feedback", "both") and counterparty_id is not None,
     }
@@ -487,39 +511,21 @@ def _history_from_rows(own: list[tuple], *, home_country: str, tz_name: str) -> 
 def _counterparty_from_rows(
     tagged: dict[int, list[tuple]], *, account_id: int, before: datetime, label_delay_days: float
 ) -> CounterpartyCounts:
-    """The counterparty's figures from rows 1, 2 and 3 of the feature statement."""
-    delay = label_delay_ns(label_delay_days)
-    data_labelled, labels = tagged[1], tagged[3]
-    known: dict[int, int] = {}
-    for _, micros, txn_id, *_rest in data_labelled:
-        known[txn_id] = micros * 1000 + delay
-    if labels:
-        labels.sort(key=lambda r: (r[2], r[1], r[3]))
-        first_fraud: dict[int, int] = {}
-        latest: dict[int, bool] = {}
-        for _, known_micros, txn_id, _label_id, _a, _c, _ch, _cp, is_fraud in labels:
-            latest[txn_id] = is_fraud
-            if is_fraud and txn_id not in first_fraud:
-                first_fraud[txn_id] = known_micros * 1000
-        for txn_id, is_fraud in latest.items():
-            if is_fraud:
-                known[txn_id] = first_fraud[txn_id]
-            else:
-                known.pop(txn_id, None)
+    """The counterparty's figures from rows 2 and 3 of the feature statement."""
     _, prior, matured, others, *_rest = tagged[2][0]
     return CounterpartyCounts(
         ts=datetime_to_ns(before),
         sender=account_id,
-        delay_ns=delay,
+        delay_ns=label_delay_ns(label_delay_days),
         prior_count=prior,
         matured_count=matured,
         distinct_other_senders=others,
-        fraud_known=known.values(),
+        fraud_count=tagged[3][0][1],
     )
 
 
 def _split_rows(rows: list[tuple]) -> dict[int, list[tuple]]:
-    tagged: dict[int, list[tuple]] = {0: [], 1: [], 2: [], 3: [], 4: []}
+    tagged: dict[int, list[tuple]] = {0: [], 2: [], 3: [], 4: []}
     for row in rows:
         tagged[row[0]].append(row)
     return tagged

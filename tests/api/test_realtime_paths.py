@@ -1,5 +1,6 @@
 """The one-round-trip PostgreSQL feature load gives what the ORM reference functions give."""
 
+from bisect import bisect_left
 from datetime import timedelta
 
 import numpy as np
@@ -20,12 +21,31 @@ def test_postgresql_load_matches_orm_load(postgres_required, label_source, delay
     stored = _store(random_frame(11, n=150))
     rng = np.random.default_rng(3)
     with_cp = [t for t in stored if t.counterparty_id is not None]
-    for txn in rng.choice(with_cp, size=20, replace=False):
+    labelled = rng.choice(with_cp, size=20, replace=False)
+    for txn in labelled:
         FeedbackLabel.objects.create(
             transaction=txn,
             is_fraud=bool(rng.random() < 0.6),
             source="chargeback",
             known_at=txn.occurred_at + timedelta(hours=int(rng.integers(1, 72))),
+        )
+    # second opinions: later ones, and ones known at the same moment (the newer id wins)
+    for i, txn in enumerate(labelled[:10]):
+        first = FeedbackLabel.objects.filter(transaction=txn).get()
+        FeedbackLabel.objects.create(
+            transaction=txn,
+            is_fraud=not first.is_fraud if i % 3 else first.is_fraud,
+            source="customer_confirmation",
+            known_at=first.known_at + timedelta(days=int(rng.integers(0, 3))),
+        )
+    # a label dated before its own transaction (as a bank's feed may send): it must not
+    # reach the features of transactions before that one
+    for txn in labelled[10:14]:
+        FeedbackLabel.objects.create(
+            transaction=txn,
+            is_fraud=True,
+            source="api",
+            known_at=txn.occurred_at - timedelta(days=3),
         )
     txns = list(Transaction.objects.select_related("account__customer", "counterparty"))
     # saved transactions (ties by id), and an unsaved one after everything stored
@@ -77,4 +97,4 @@ def test_postgresql_load_matches_orm_load(postgres_required, label_source, delay
             state.fill(got, ts, txn.account_id, delay)
             expected.fill(want, ts, txn.account_id, delay)
             assert got.tolist() == want.tolist()
-            assert state.fraud_known == expected.fraud_known
+            assert state.fraud_count == bisect_left(expected.fraud_known, ts)

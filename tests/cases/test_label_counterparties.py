@@ -2,6 +2,7 @@
 real-time features find a payee's labels by it: the same figures as the ORM reference,
 whatever was moved after the label was written."""
 
+from bisect import bisect_left
 from datetime import timedelta
 from io import StringIO
 
@@ -10,6 +11,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from cases.models import FeedbackLabel
+from detection.features import realtime
 from detection.features.clock import datetime_to_ns
 from detection.features.spec import FEATURE_INDEX, N_FEATURES
 from tests.detection.test_counterparty_days import (
@@ -103,3 +105,39 @@ def test_the_command_refills_labels_written_past_the_triggers(postgres_required)
     assert "of 2 feedback labels" in out.getvalue()
     call_command("label_counterparties", stdout=(again := StringIO()))
     assert "of 0 feedback labels" in again.getvalue()
+
+
+def _labels(txn: Transaction, *verdicts: tuple[bool, int]) -> None:
+    """Labels on `txn`: (is fraud, known this many hours after midnight), in this order."""
+    for is_fraud, hours in verdicts:
+        FeedbackLabel.objects.create(
+            transaction=txn,
+            is_fraud=is_fraud,
+            source="chargeback",
+            known_at=MIDNIGHT + timedelta(hours=hours),
+        )
+
+
+def test_a_payees_fraud_count_follows_each_transactions_newest_label(postgres_required):
+    payer, other = _account("ACC-1"), _account("ACC-2")
+    shop = Counterparty.objects.create(identifier="SHOP")
+    paid = [_payment(payer, shop, MIDNIGHT + timedelta(minutes=i), f"P{i}") for i in range(4)]
+    _labels(paid[0], (False, 1), (True, 30))  # cleared, then confirmed fraud at 30 h
+    _labels(paid[1], (True, 2), (False, 3))  # reported, then cleared: not fraud
+    _labels(paid[2], (True, 4), (True, 5))  # fraud since 4 h
+    _labels(paid[3], (True, 6), (False, 6))  # both at 6 h: the newer label (cleared) wins
+    late = _payment(payer, shop, MIDNIGHT + timedelta(hours=50), "LATE")
+    _labels(late, (True, 10))  # dated before its own transaction
+
+    at = {h: _payment(other, shop, MIDNIGHT + timedelta(hours=h), f"AT-{h}") for h in (20, 40)}
+
+    # at 20 h only P2 is known fraud: P0's fraud label comes at 30 h, LATE is after 20 h
+    assert payee_counts(at[20], delay_days=0).fraud_count == 1
+    assert payee_counts(at[40], delay_days=0).fraud_count == 2
+    # the same figures as the ORM reference
+    for probe in at.values():
+        reference = realtime.load_counterparty_state(
+            counterparty_id=shop.pk, before=probe.occurred_at, before_id=probe.pk
+        )
+        expected = bisect_left(reference.fraud_known, datetime_to_ns(probe.occurred_at))
+        assert payee_counts(probe, delay_days=0).fraud_count == expected
