@@ -7,6 +7,12 @@ or are sorted on request (batches, cases, alert deliveries).
 read from where the previous one ended (`WHERE (t, id) < (last t, last id)`, from the
 index), so page 10,000 costs what page 1 costs, and no page counts the whole table. Rows
 stored while a client pages never shift the rows it has not read yet.
+
+Why not DRF's `CursorPagination`: it positions a cursor on the first ordering field only
+and steps over rows sharing that value by an offset, so a run of equal timestamps (a bank
+export with minute-resolution times, a batch stamped at one moment) is scanned again on
+every page that starts inside it; here the position is the whole (time, id) pair. And a
+tampered cursor is a 400 naming `cursor`, as every other bad input of the API, not a 404.
 """
 
 import base64
