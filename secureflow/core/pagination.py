@@ -6,7 +6,8 @@ or are sorted on request (batches, cases, alert deliveries).
 `KeysetPagination`: for lists that grow with the bank's traffic (transactions). A page is
 read from where the previous one ended (`WHERE (t, id) < (last t, last id)`, from the
 index), so page 10,000 costs what page 1 costs, and no page counts the whole table. Rows
-stored while a client pages never shift the rows it has not read yet.
+stored while a client pages never shift the rows it has not read yet. A `previous` link
+reads the other way from where the page began (the same index, scanned backwards).
 
 Why not DRF's `CursorPagination`: it positions a cursor on the first ordering field only
 and steps over rows sharing that value by an offset, so a run of equal timestamps (a bank
@@ -28,7 +29,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import BasePagination, LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.utils.urls import replace_query_param
+from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 MAX_PAGE_SIZE = 1000
 DEFAULT_PAGE_SIZE = 50
@@ -58,12 +59,17 @@ def keyset_after(ordering: Sequence[str], values: Sequence[Any]) -> Q:
 
 
 class KeysetPagination(BasePagination):
-    """`?limit=N` (1–1000, default 50) and `?cursor=` from the previous page's `next`.
+    """`?limit=N` (1–1000, default 50) and `?cursor=` from a page's `next` or `previous`.
 
-    The answer is `{"next": url or null, "results": [...]}`; `next` is null on the last
-    page. Rows come in `ordering`, whose last field must be unique.
+    The answer is `{"next": url or null, "previous": url or null, "results": [...]}`:
+    `next` is null on the last page, `previous` on the first. Rows come in `ordering`,
+    whose last field must be unique.
     `offset` is refused (400) so that a client written for offsets cannot loop over the
     first page forever.
+
+    A cursor is the ordering values of the row a page starts after (`next`: a JSON list),
+    or of the row it ends before (`previous`: `{"before": [...]}`; `{"before": null}`, the
+    list's last rows), base64url-encoded.
     """
 
     ordering: Sequence[str] = ("-occurred_at", "-id")
@@ -79,35 +85,65 @@ class KeysetPagination(BasePagination):
             )
         self.request = request
         self.limit = self._limit(request)
-        position = self._position(request, queryset.model)
-        if position is not None:
-            queryset = queryset.filter(keyset_after(self.ordering, position))
-        rows = list(queryset.order_by(*self.ordering)[: self.limit + 1])
-        self.has_next = len(rows) > self.limit
+        self.position, self.backwards = self._position(request, queryset.model)
+        ordering = _reversed(self.ordering) if self.backwards else self.ordering
+        if self.position is not None:
+            queryset = queryset.filter(keyset_after(ordering, self.position))
+        rows = list(queryset.order_by(*ordering)[: self.limit + 1])
+        more = len(rows) > self.limit
         self.page = rows[: self.limit]
+        if self.backwards:
+            # read back from the cursor: the rows just before it, shown in list order
+            self.page.reverse()
+            self.has_previous, self.has_next = more, self.position is not None
+        else:
+            self.has_previous, self.has_next = self.position is not None, more
         return self.page
 
     def get_paginated_response(self, data: list[dict[str, Any]]) -> Response:
-        return Response({"next": self.get_next_link(), "results": data})
+        return Response(
+            {"next": self.get_next_link(), "previous": self.get_previous_link(), "results": data}
+        )
 
     def get_next_link(self) -> str | None:
         if not self.has_next:
             return None
-        last = self.page[-1]
-        cursor = encode_cursor([getattr(last, name.lstrip("-")) for name in self.ordering])
+        if self.page:
+            return self._link(encode_cursor(self._values(self.page[-1])))
+        # an empty page read back from its cursor: nothing lies before that row, so the
+        # rows after the page are the list from its start
+        return remove_query_param(self.request.build_absolute_uri(), self.cursor_query_param)
+
+    def get_previous_link(self) -> str | None:
+        if not self.has_previous:
+            return None
+        if not self.page:  # past the end: nothing follows the cursor, so the list's last rows
+            return self._link(encode_cursor(None, before=True))
+        return self._link(encode_cursor(self._values(self.page[0]), before=True))
+
+    def _values(self, row: Model) -> list[Any]:
+        return [getattr(row, name.lstrip("-")) for name in self.ordering]
+
+    def _link(self, cursor: str) -> str:
         url = self.request.build_absolute_uri()
         return replace_query_param(url, self.cursor_query_param, cursor)
 
     def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
         return {
             "type": "object",
-            "required": ["next", "results"],
+            "required": ["next", "previous", "results"],
             "properties": {
                 "next": {
                     "type": "string",
                     "nullable": True,
                     "format": "uri",
                     "description": "The next page; null on the last page.",
+                },
+                "previous": {
+                    "type": "string",
+                    "nullable": True,
+                    "format": "uri",
+                    "description": "The page before; null on the first page.",
                 },
                 "results": schema,
             },
@@ -126,7 +162,7 @@ class KeysetPagination(BasePagination):
                 "name": self.cursor_query_param,
                 "required": False,
                 "in": "query",
-                "description": "Where the page starts: taken from the previous page's `next`.",
+                "description": "Where the page starts: taken from a page's `next` or `previous`.",
                 "schema": {"type": "string", "maxLength": CURSOR_MAX_LENGTH},
             },
         ]
@@ -143,12 +179,18 @@ class KeysetPagination(BasePagination):
             raise ValidationError({self.limit_query_param: ["Use a whole number from 1."]})
         return min(limit, MAX_PAGE_SIZE)
 
-    def _position(self, request: Request, model: type[Model]) -> list[Any] | None:
+    def _position(self, request: Request, model: type[Model]) -> tuple[list[Any] | None, bool]:
+        """The cursor's ordering values (None without a cursor) and whether the page ends
+        before them (a `previous` link) rather than starts after them."""
         raw = request.query_params.get(self.cursor_query_param)
         if raw is None:
-            return None
+            return None, False
         invalid = ValidationError(
-            {self.cursor_query_param: ["Invalid cursor: use the `next` link of the previous page."]}
+            {
+                self.cursor_query_param: [
+                    "Invalid cursor: use the `next` or `previous` link of a page."
+                ]
+            }
         )
         if len(raw) > CURSOR_MAX_LENGTH:
             raise invalid
@@ -156,6 +198,13 @@ class KeysetPagination(BasePagination):
             decoded = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
         except (binascii.Error, ValueError):
             raise invalid from None
+        backwards = isinstance(decoded, dict)
+        if backwards:
+            if set(decoded) != {"before"}:
+                raise invalid
+            decoded = decoded["before"]
+            if decoded is None:
+                return None, True
         if not isinstance(decoded, list) or len(decoded) != len(self.ordering):
             raise invalid
         values = []
@@ -175,10 +224,21 @@ class KeysetPagination(BasePagination):
             if parsed is None:
                 raise invalid
             values.append(parsed)
-        return values
+        return values, backwards
 
 
-def encode_cursor(values: Sequence[Any]) -> str:
-    """The `cursor` for a page that starts after the row with these ordering values."""
-    jsonable = [value.isoformat() if isinstance(value, datetime) else value for value in values]
+def _reversed(ordering: Sequence[str]) -> tuple[str, ...]:
+    return tuple(name[1:] if name.startswith("-") else f"-{name}" for name in ordering)
+
+
+def encode_cursor(values: Sequence[Any] | None, *, before: bool = False) -> str:
+    """The `cursor` for a page that starts after the row with these ordering values, or
+    with `before`, the page that ends just before it (values None: the list's last page)."""
+    if values is None and not before:
+        raise ValueError("a cursor that starts after a row needs the row's values")
+    jsonable: list[Any] | dict[str, list[Any] | None] | None = None
+    if values is not None:
+        jsonable = [value.isoformat() if isinstance(value, datetime) else value for value in values]
+    if before:
+        jsonable = {"before": jsonable}
     return base64.urlsafe_b64encode(json.dumps(jsonable).encode()).decode().rstrip("=")

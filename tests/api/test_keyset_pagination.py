@@ -45,7 +45,7 @@ def _walk(client, params: dict) -> tuple[list[str], int]:
         assert response.status_code == 200, response.content
         pages += 1
         page = response.json()
-        assert set(page) == {"next", "results"}
+        assert set(page) == {"next", "previous", "results"}
         ids += [row["id"] for row in page["results"]]
         if page["next"] is None:
             return ids, pages
@@ -106,6 +106,80 @@ def test_rows_stored_while_paging_do_not_shift_the_rest(investigator_api, accoun
     assert rest == ["S-5", "S-4", "S-3", "S-2", "S-1", "S-0", "OLD-0"]
 
 
+def _pages(client, url: str, params: dict | None, link: str) -> list[dict]:
+    """The pages met following `link` ("next" or "previous") from `url` to its end."""
+    pages = [client.get(url, params).json()]
+    while pages[-1][link] is not None:
+        pages.append(client.get(pages[-1][link]).json())
+    return pages
+
+
+def _ids(page: dict) -> list[str]:
+    return [row["id"] for row in page["results"]]
+
+
+@pytest.mark.django_db
+def test_previous_links_lead_back_through_the_same_pages(investigator_api, account):
+    # 23 rows over 4 distinct times: page edges fall inside runs of equal times
+    times = [START + timedelta(minutes=m) for m in (0, 0, 5, 9)]
+    _stored(account, 23, prefix="P", times=times)
+
+    forward = _pages(investigator_api, URL, {"limit": "5"}, "next")
+    back = _pages(investigator_api, forward[-1]["previous"], None, "previous")
+
+    assert forward[0]["previous"] is None
+    assert [_ids(page) for page in back] == [_ids(page) for page in reversed(forward[:-1])]
+    assert back[-1]["previous"] is None  # the first page, reached backwards
+    # a page read backwards links forward to the page after it
+    assert [_ids(investigator_api.get(page["next"]).json()) for page in back] == [
+        _ids(page) for page in reversed(forward[1:])
+    ]
+
+
+@pytest.mark.django_db
+def test_previous_keeps_the_filters_and_the_page_size(investigator_api, account):
+    other = Account.objects.create(number="AE-PAGE-2", customer=account.customer)
+    _stored(account, 7, prefix="A", times=[START + timedelta(seconds=s) for s in range(7)])
+    _stored(other, 6, prefix="B", times=[START + timedelta(seconds=s) for s in range(6)])
+    second = investigator_api.get(
+        investigator_api.get(URL, {"account": "AE-PAGE-2", "limit": "4"}).json()["next"]
+    ).json()
+
+    query = parse_qs(urlparse(second["previous"]).query)
+    assert query["account"] == ["AE-PAGE-2"] and query["limit"] == ["4"]
+    assert _ids(investigator_api.get(second["previous"]).json()) == ["B-5", "B-4", "B-3", "B-2"]
+
+
+@pytest.mark.django_db
+def test_a_page_past_the_end_links_back_to_the_last_rows(investigator_api, account):
+    _stored(account, 6, prefix="E", times=[START + timedelta(seconds=s) for s in range(6)])
+    oldest = Transaction.objects.get(external_id="E-0")
+
+    page = investigator_api.get(
+        URL, {"limit": "4", "cursor": _encoded([oldest.occurred_at.isoformat(), oldest.pk])}
+    ).json()
+
+    assert page["results"] == [] and page["next"] is None
+    last = investigator_api.get(page["previous"]).json()
+    assert _ids(last) == ["E-3", "E-2", "E-1", "E-0"] and last["next"] is None
+    assert _ids(investigator_api.get(last["previous"]).json()) == ["E-5", "E-4"]
+
+
+@pytest.mark.django_db
+def test_reading_back_from_the_newest_row_gives_an_empty_page_leading_to_the_start(
+    investigator_api, account
+):
+    _stored(account, 3, prefix="N", times=[START + timedelta(seconds=s) for s in range(3)])
+    newest = Transaction.objects.get(external_id="N-2")
+    before = _encoded({"before": [newest.occurred_at.isoformat(), newest.pk]})
+
+    page = investigator_api.get(URL, {"limit": "2", "cursor": before}).json()
+
+    assert page["results"] == [] and page["previous"] is None
+    assert "cursor" not in parse_qs(urlparse(page["next"]).query)
+    assert _ids(investigator_api.get(page["next"]).json()) == ["N-2", "N-1"]
+
+
 def _cursor_of(url: str) -> str:
     return parse_qs(urlparse(url).query)["cursor"][0]
 
@@ -131,6 +205,11 @@ def _encoded(value: object) -> str:
         _encoded(["2026-03-01T10:00:00+00:00", None]),
         _encoded(["0001-01-01T00:00:00+01:00", 5]),  # before year 1 in UTC
         _encoded([["2026-03-01T10:00:00+00:00"], 5]),
+        _encoded({"before": "2026-03-01T10:00:00+00:00"}),
+        _encoded({"before": ["2026-03-01T10:00:00+00:00"]}),
+        _encoded({"before": ["2026-03-01T10:00:00", 5]}),  # no time zone
+        _encoded({"before": ["2026-03-01T10:00:00+00:00", 5], "after": 1}),
+        _encoded({"after": ["2026-03-01T10:00:00+00:00", 5]}),
         "A" * 201,
     ],
 )
