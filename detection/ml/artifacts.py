@@ -175,7 +175,8 @@ def load_artifact(
         raise ArtifactError(
             directory,
             f"feature spec hash {manifest.feature_spec_hash!r} does not match the current "
-            f"feature spec {expected_feature_spec_hash!r}",
+            f"feature spec {expected_feature_spec_hash!r}: train new versions "
+            "(`manage.py train_models`)",
         )
     arrays_path = directory / ARRAYS_NAME
     if not arrays_path.is_file():

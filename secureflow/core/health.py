@@ -1,9 +1,15 @@
-"""Health of the pieces SecureFlow needs: database and Celery broker.
+"""Health of the pieces SecureFlow needs: database and Celery broker, and whether the
+active models score.
 
 Anyone may ask (a load balancer sends no credentials): the answer says whether each piece
 is up, and the status code says whether SecureFlow can serve. What the pieces are, where
 they run and the text of an error (which can name hosts, ports and database users) go to
-the log, and to signed-in admins only."""
+the log, and to signed-in admins only.
+
+An active model whose artifact this process refused (missing, corrupt, trained on another
+feature spec) leaves decisions to the other models and the rules: SecureFlow still serves
+(200), with `status` "degraded" and `models.ok` false, so that monitoring sees the loss of
+detection that a decision alone does not show."""
 
 import logging
 import time
@@ -19,7 +25,12 @@ from secureflow.core import roles
 
 logger = logging.getLogger("secureflow.health")
 # what an anonymous caller is told of each check
-_PUBLIC_FIELDS = {"database": ("ok",), "broker": ("ok",), "worker": ("seen", "age_seconds")}
+_PUBLIC_FIELDS = {
+    "database": ("ok",),
+    "broker": ("ok",),
+    "worker": ("seen", "age_seconds"),
+    "models": ("ok",),
+}
 
 
 def check_database() -> dict[str, Any]:
@@ -73,6 +84,18 @@ def last_worker_heartbeat() -> dict[str, Any]:
     }
 
 
+def check_models() -> dict[str, Any]:
+    """The model kinds this process scores with, and the active ones it refused."""
+    from detection.scoring.loader import serving_status
+
+    try:
+        status = serving_status()
+    except Exception as exc:
+        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+    refused: dict[str, str] = status["refused"]  # type: ignore[assignment]
+    return {"ok": not refused, "serving": status["serving"], "refused": refused}
+
+
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -80,18 +103,20 @@ def healthz(request: HttpRequest) -> JsonResponse:
     broker = check_broker()
     ok = database["ok"] and broker["ok"]
     worker = last_worker_heartbeat() if database["ok"] else {"seen": False}
-    checks = {"database": database, "broker": broker, "worker": worker}
+    models = check_models() if database["ok"] else {"ok": False}
+    checks = {"database": database, "broker": broker, "worker": worker, "models": models}
     for name, check in checks.items():
         if "error" in check:
             logger.warning("Health check %s failed: %s", name, check["error"])
+    for kind, reason in models.get("refused", {}).items():
+        logger.warning("Health check models: active %s model refused: %s", kind, reason)
     if not _signed_in_admin(request, database_ok=database["ok"]):
         checks = {
             name: {key: check[key] for key in _PUBLIC_FIELDS[name] if key in check}
             for name, check in checks.items()
         }
-    return JsonResponse(
-        {"status": "ok" if ok else "unavailable", **checks}, status=200 if ok else 503
-    )
+    status = "unavailable" if not ok else "ok" if models["ok"] else "degraded"
+    return JsonResponse({"status": status, **checks}, status=200 if ok else 503)
 
 
 def _signed_in_admin(request: HttpRequest, *, database_ok: bool) -> bool:

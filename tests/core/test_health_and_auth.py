@@ -58,6 +58,7 @@ def test_healthz_tells_anonymous_callers_what_is_up_and_nothing_of_the_setup(cli
         "database": {"ok": True},
         "broker": {"ok": False},
         "worker": {"seen": False},
+        "models": {"ok": True},
     }
     # the error (it can name hosts, ports and users) is in the log
     assert any("Health check broker failed" in r.getMessage() for r in caplog.records)
@@ -73,6 +74,49 @@ def test_healthz_tells_signed_in_admins_the_details(client, make_user, caplog):
     assert "127.0.0.1" in body["broker"]["error"]
     client.force_login(make_user("ivy", roles.INVESTIGATOR))
     assert "transport" not in _unreachable_broker_health(client, caplog)["broker"]
+
+
+@pytest.fixture
+def refused_model(db, tmp_path):
+    """An active isolation forest whose artifact is gone (as after a lost volume)."""
+    from detection.features.spec import FEATURE_SPEC_HASH
+    from detection.models import ModelVersion
+
+    return ModelVersion.objects.create(
+        kind="isolation_forest",
+        version=1,
+        artifact_path=str(tmp_path / "isolation_forest-gone"),
+        feature_spec_hash=FEATURE_SPEC_HASH,
+        is_active=True,
+    )
+
+
+@pytest.mark.django_db
+def test_healthz_says_the_models_score_when_none_is_refused(client, make_user):
+    body = client.get("/healthz").json()
+    assert body["status"] == "ok" and body["models"] == {"ok": True}
+    client.force_login(make_user("ada", roles.ADMIN))
+    assert client.get("/healthz").json()["models"] == {"ok": True, "serving": [], "refused": {}}
+
+
+@pytest.mark.django_db
+def test_healthz_is_degraded_while_an_active_model_is_refused(
+    client, make_user, refused_model, caplog
+):
+    with caplog.at_level("WARNING", logger="secureflow.health"):
+        response = client.get("/healthz")
+
+    # decisions still come (the other models and the rules): served, but flagged
+    assert response.status_code == 200
+    assert response.json()["status"] == "degraded"
+    assert response.json()["models"] == {"ok": False}  # nothing of the setup for anyone
+    assert any("isolation_forest" in r.getMessage() for r in caplog.records)
+
+    client.force_login(make_user("ada", roles.ADMIN))
+    models = client.get("/healthz").json()["models"]
+    assert models["ok"] is False and models["serving"] == []
+    assert set(models["refused"]) == {"isolation_forest"}
+    assert "isolation_forest-gone" in models["refused"]["isolation_forest"]
 
 
 @pytest.mark.django_db

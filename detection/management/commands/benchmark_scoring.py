@@ -71,7 +71,7 @@ class Command(BaseCommand):
             versions = active_versions()
             if not versions:
                 raise CommandError("there are no active model versions (train_models first)")
-            ensemble, _ = load_ensemble(versions)
+            ensemble, _, _ = load_ensemble(versions)
             if not ensemble:
                 raise CommandError("no active model artifact could be loaded")
             rule_set = get_rule_set()

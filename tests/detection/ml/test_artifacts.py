@@ -124,6 +124,7 @@ def test_arrays_that_do_not_form_a_model_are_refused(if_artifact):
 def test_wrong_feature_spec_hash_is_refused(if_artifact):
     error = refused(if_artifact, "feature spec hash", spec="another-spec")
     assert "another-spec" in error.reason and SPEC_HASH in error.reason
+    assert "train_models" in error.reason  # what to do about it
 
 
 def test_other_format_version_is_refused(if_artifact):
