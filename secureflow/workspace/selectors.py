@@ -382,3 +382,17 @@ def model_health(*, date_from: date, date_to: date, compute: bool = True) -> dic
     }
     cache.set(key, result, MODEL_HEALTH_CACHE_SECONDS)
     return result
+
+
+def refused_models(*, with_reasons: bool) -> list[dict[str, str]]:
+    """The active models this process could not load (and so scores without): their kind
+    and, `with_reasons`, why (it names files: for admins)."""
+    from detection.models import ModelKind
+    from detection.scoring.loader import serving_status
+
+    refused: dict[str, str] = serving_status()["refused"]  # type: ignore[assignment]
+    labels = dict(ModelKind.choices)
+    return [
+        {"kind": kind, "label": labels.get(kind, kind), "reason": reason if with_reasons else ""}
+        for kind, reason in sorted(refused.items())
+    ]

@@ -13,6 +13,7 @@ from cases.models import Case, FeedbackLabel
 from cases.services import case_open_for_score
 from detection.models import TransactionScore
 from detection.rules.cache import get_rule_set
+from secureflow.core import roles
 from secureflow.workspace.models import DailyActivity
 from tests.workspace.conftest import HTMX, local, login
 from transactions.models import Transaction
@@ -297,3 +298,35 @@ def login_required_for_models(investigator) -> bool:
     from django.test import Client
 
     return Client().get("/dashboard/models/").status_code == 302
+
+
+@pytest.fixture
+def refused_forest(db, tmp_path):
+    """An active isolation forest whose artifact is gone: scoring goes on without it."""
+    from detection.features.spec import FEATURE_SPEC_HASH
+    from detection.models import ModelVersion
+
+    return ModelVersion.objects.create(
+        kind="isolation_forest",
+        version=3,
+        artifact_path=str(tmp_path / "isolation_forest-gone"),
+        feature_spec_hash=FEATURE_SPEC_HASH,
+        is_active=True,
+    )
+
+
+@pytest.mark.django_db
+def test_the_dashboard_says_which_model_it_scores_without(make_user, refused_forest):
+    page = login(make_user("ivy")).get(URL).content.decode()
+
+    assert 'id="models-refused"' in page
+    assert "Scoring without the isolation forest model: its artifact was refused" in page
+    assert "isolation_forest-gone" not in page  # file names are for admins
+
+    admin_page = login(make_user("ada", roles.ADMIN)).get(URL).content.decode()
+    assert "isolation_forest-gone" in admin_page and "does not exist" in admin_page
+
+
+@pytest.mark.django_db
+def test_the_dashboard_has_no_model_notice_while_every_active_model_loads(make_user):
+    assert 'id="models-refused"' not in login(make_user("ivy")).get(URL).content.decode()

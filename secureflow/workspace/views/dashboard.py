@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from secureflow.core import roles
 from secureflow.core.permissions import investigator_required
 from secureflow.workspace.forms import DateRangeForm
 from secureflow.workspace.selectors import (
@@ -15,6 +16,7 @@ from secureflow.workspace.selectors import (
     dashboard,
     dashboard_default_range,
     model_health,
+    refused_models,
 )
 
 QUICK_RANGES = (7, 30, 90)
@@ -101,6 +103,7 @@ def dashboard_page(request: HttpRequest) -> HttpResponse:
         "board": board,
         # cached drift / shadow figures, if any (otherwise the page loads them after)
         "health": model_health(date_from=date_from, date_to=date_to, compute=False),
+        "refused_models": refused_models(with_reasons=roles.is_admin(request.user)),
         "charts": chart_data(board),
         "tables": tables(board),
         "span": span,
