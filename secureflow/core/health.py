@@ -6,10 +6,11 @@ is up, and the status code says whether SecureFlow can serve. What the pieces ar
 they run and the text of an error (which can name hosts, ports and database users) go to
 the log, and to signed-in admins only.
 
-An active model whose artifact this process refused (missing, corrupt, trained on another
-feature spec) leaves decisions to the other models and the rules: SecureFlow still serves
-(200), with `status` "degraded" and `models.ok` false, so that monitoring sees the loss of
-detection that a decision alone does not show."""
+An active model whose artifact this process, or the Celery worker that last reported,
+refused (missing, corrupt, trained on another feature spec) leaves decisions to the other
+models and the rules: SecureFlow still serves (200), with `status` "degraded" and
+`models.ok` false, so that monitoring sees the loss of detection that a decision alone does
+not show."""
 
 import logging
 import time
@@ -81,11 +82,22 @@ def last_worker_heartbeat() -> dict[str, Any]:
         "seen": True,
         "hostname": beat.hostname,
         "age_seconds": round((timezone.now() - beat.seen_at).total_seconds(), 1),
+        "refused_models": dict(beat.refused_models or {}),
     }
 
 
-def check_models() -> dict[str, Any]:
-    """The model kinds this process scores with, and the active ones it refused."""
+def refused_models_now() -> tuple[dict[str, str], dict[str, str]]:
+    """The active models refused (kind -> why) by this process, and by the Celery worker
+    that last reported."""
+    from detection.scoring.loader import serving_status
+
+    web: dict[str, str] = serving_status()["refused"]  # type: ignore[assignment]
+    return web, last_worker_heartbeat().get("refused_models", {})
+
+
+def check_models(*, worker_refused: dict[str, str]) -> dict[str, Any]:
+    """The model kinds this process scores with, the active ones it refused, and those the
+    last reporting worker refused."""
     from detection.scoring.loader import serving_status
 
     try:
@@ -93,7 +105,12 @@ def check_models() -> dict[str, Any]:
     except Exception as exc:
         return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
     refused: dict[str, str] = status["refused"]  # type: ignore[assignment]
-    return {"ok": not refused, "serving": status["serving"], "refused": refused}
+    return {
+        "ok": not refused and not worker_refused,
+        "serving": status["serving"],
+        "refused": refused,
+        "worker_refused": worker_refused,
+    }
 
 
 @never_cache
@@ -103,13 +120,20 @@ def healthz(request: HttpRequest) -> JsonResponse:
     broker = check_broker()
     ok = database["ok"] and broker["ok"]
     worker = last_worker_heartbeat() if database["ok"] else {"seen": False}
-    models = check_models() if database["ok"] else {"ok": False}
+    worker_refused = worker.pop("refused_models", {})
+    models = check_models(worker_refused=worker_refused) if database["ok"] else {"ok": False}
     checks = {"database": database, "broker": broker, "worker": worker, "models": models}
     for name, check in checks.items():
         if "error" in check:
             logger.warning("Health check %s failed: %s", name, check["error"])
-    for kind, reason in models.get("refused", {}).items():
-        logger.warning("Health check models: active %s model refused: %s", kind, reason)
+    for where in ("refused", "worker_refused"):
+        for kind, reason in models.get(where, {}).items():
+            logger.warning(
+                "Health check models: active %s model refused%s: %s",
+                kind,
+                " by the worker" if where == "worker_refused" else "",
+                reason,
+            )
     if not _signed_in_admin(request, database_ok=database["ok"]):
         checks = {
             name: {key: check[key] for key in _PUBLIC_FIELDS[name] if key in check}

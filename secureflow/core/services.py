@@ -42,8 +42,11 @@ def demo_user_ensure(*, username: str, role: str, password: str | None = None) -
     return DemoLogin(username=username, role=role, password=new_password, api_token=token.key)
 
 
-def worker_heartbeat_record(*, hostname: str) -> WorkerHeartbeat:
+def worker_heartbeat_record(
+    *, hostname: str, refused_models: dict[str, str] | None = None
+) -> WorkerHeartbeat:
     heartbeat, _ = WorkerHeartbeat.objects.update_or_create(
-        hostname=hostname, defaults={"seen_at": timezone.now()}
+        hostname=hostname,
+        defaults={"seen_at": timezone.now(), "refused_models": refused_models or {}},
     )
     return heartbeat

@@ -1,11 +1,23 @@
+import logging
+
 from celery import shared_task
 
 from secureflow.core.services import worker_heartbeat_record
 
+logger = logging.getLogger(__name__)
+
 
 @shared_task(bind=True, time_limit=30, max_retries=3, default_retry_delay=2)
 def worker_heartbeat(self: object) -> str:
-    """Proves a worker is consuming the queue and can write to the database."""
+    """Proves a worker is consuming the queue and can write to the database, and tells
+    which active models it cannot load (it scores batches without them)."""
+    from detection.scoring.loader import serving_status
+
     hostname = getattr(getattr(self, "request", None), "hostname", None) or "unknown"
-    worker_heartbeat_record(hostname=hostname)
+    try:
+        refused: dict[str, str] = serving_status()["refused"]  # type: ignore[assignment]
+    except Exception as exc:  # the heartbeat still proves the worker runs
+        logger.exception("Could not prepare the scoring engine")
+        refused = {"models": f"the scoring engine could not be prepared ({exc})"}
+    worker_heartbeat_record(hostname=hostname, refused_models=refused)
     return hostname

@@ -385,12 +385,14 @@ def model_health(*, date_from: date, date_to: date, compute: bool = True) -> dic
 
 
 def refused_models(*, with_reasons: bool) -> list[dict[str, str]]:
-    """The active models this process could not load (and so scores without): their kind
-    and, `with_reasons`, why (it names files: for admins)."""
+    """The active models this process or the last reporting Celery worker could not load
+    (and so score without): their kind and, `with_reasons`, why (it names files: for
+    admins)."""
     from detection.models import ModelKind
-    from detection.scoring.loader import serving_status
+    from secureflow.core.health import refused_models_now
 
-    refused: dict[str, str] = serving_status()["refused"]  # type: ignore[assignment]
+    web, worker = refused_models_now()
+    refused = {**worker, **web}
     labels = dict(ModelKind.choices)
     return [
         {"kind": kind, "label": labels.get(kind, kind), "reason": reason if with_reasons else ""}

@@ -96,7 +96,12 @@ def test_healthz_says_the_models_score_when_none_is_refused(client, make_user):
     body = client.get("/healthz").json()
     assert body["status"] == "ok" and body["models"] == {"ok": True}
     client.force_login(make_user("ada", roles.ADMIN))
-    assert client.get("/healthz").json()["models"] == {"ok": True, "serving": [], "refused": {}}
+    assert client.get("/healthz").json()["models"] == {
+        "ok": True,
+        "serving": [],
+        "refused": {},
+        "worker_refused": {},
+    }
 
 
 @pytest.mark.django_db
@@ -117,6 +122,41 @@ def test_healthz_is_degraded_while_an_active_model_is_refused(
     assert models["ok"] is False and models["serving"] == []
     assert set(models["refused"]) == {"isolation_forest"}
     assert "isolation_forest-gone" in models["refused"]["isolation_forest"]
+
+
+@pytest.mark.django_db
+def test_the_worker_heartbeat_records_the_models_it_refused(refused_model):
+    from secureflow.core.models import WorkerHeartbeat
+    from secureflow.core.tasks import worker_heartbeat
+
+    worker_heartbeat.apply()
+
+    beat = WorkerHeartbeat.objects.get()
+    assert set(beat.refused_models) == {"isolation_forest"}
+    assert "isolation_forest-gone" in beat.refused_models["isolation_forest"]
+
+
+@pytest.mark.django_db
+def test_healthz_is_degraded_while_the_worker_refuses_a_model(client, make_user):
+    from django.utils import timezone
+
+    from secureflow.core.models import WorkerHeartbeat
+
+    # this process loads every active model (there is none); the worker reported a refusal
+    WorkerHeartbeat.objects.create(
+        hostname="celery@batch-1",
+        seen_at=timezone.now(),
+        refused_models={"autoencoder": "feature spec hash 'old' does not match"},
+    )
+
+    body = client.get("/healthz").json()
+    assert body["status"] == "degraded" and body["models"] == {"ok": False}
+    assert body["worker"] == {"seen": True, "age_seconds": body["worker"]["age_seconds"]}
+
+    client.force_login(make_user("ada", roles.ADMIN))
+    models = client.get("/healthz").json()["models"]
+    assert models["refused"] == {}
+    assert models["worker_refused"] == {"autoencoder": "feature spec hash 'old' does not match"}
 
 
 @pytest.mark.django_db

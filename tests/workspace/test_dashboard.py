@@ -330,3 +330,20 @@ def test_the_dashboard_says_which_model_it_scores_without(make_user, refused_for
 @pytest.mark.django_db
 def test_the_dashboard_has_no_model_notice_while_every_active_model_loads(make_user):
     assert 'id="models-refused"' not in login(make_user("ivy")).get(URL).content.decode()
+
+
+@pytest.mark.django_db
+def test_the_dashboard_names_a_model_the_worker_scores_batches_without(make_user):
+    from django.utils import timezone
+
+    from secureflow.core.models import WorkerHeartbeat
+
+    WorkerHeartbeat.objects.create(
+        hostname="celery@batch-1",
+        seen_at=timezone.now(),
+        refused_models={"supervised": "artifact directory does not exist"},
+    )
+
+    page = login(make_user("ivy")).get(URL).content.decode()
+
+    assert "Scoring without the supervised (feedback labels) model" in page
