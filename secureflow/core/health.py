@@ -6,7 +6,7 @@ is up, and the status code says whether SecureFlow can serve. What the pieces ar
 they run and the text of an error (which can name hosts, ports and database users) go to
 the log, and to signed-in admins only.
 
-An active model whose artifact this process, or the Celery worker that last reported,
+An active model whose artifact this process, or a Celery worker in its last heartbeat,
 refused (missing, corrupt, trained on another feature spec) leaves decisions to the other
 models and the rules: SecureFlow still serves (200), with `status` "degraded" and
 `models.ok` false, so that monitoring sees the loss of detection that a decision alone does
@@ -14,6 +14,7 @@ not show."""
 
 import logging
 import time
+from datetime import timedelta
 from typing import Any
 
 from django.db import connection
@@ -25,6 +26,8 @@ from django.views.decorators.http import require_GET
 from secureflow.core import roles
 
 logger = logging.getLogger("secureflow.health")
+# a worker's heartbeat runs every 30 s: its last report counts for two of them and a margin
+WORKER_REPORT_SECONDS = 75
 # what an anonymous caller is told of each check
 _PUBLIC_FIELDS = {
     "database": ("ok",),
@@ -82,22 +85,38 @@ def last_worker_heartbeat() -> dict[str, Any]:
         "seen": True,
         "hostname": beat.hostname,
         "age_seconds": round((timezone.now() - beat.seen_at).total_seconds(), 1),
-        "refused_models": dict(beat.refused_models or {}),
     }
 
 
+def workers_refused_models() -> dict[str, str]:
+    """The active models (kind -> which worker, why) that Celery workers refused in their
+    heartbeats of the last WORKER_REPORT_SECONDS."""
+    from secureflow.core.models import WorkerHeartbeat
+
+    since = timezone.now() - timedelta(seconds=WORKER_REPORT_SECONDS)
+    refused: dict[str, str] = {}
+    for hostname, kinds in (
+        WorkerHeartbeat.objects.filter(seen_at__gte=since)
+        .order_by("hostname")
+        .values_list("hostname", "refused_models")
+    ):
+        for kind, reason in (kinds or {}).items():
+            refused.setdefault(kind, f"{hostname}: {reason}")
+    return refused
+
+
 def refused_models_now() -> tuple[dict[str, str], dict[str, str]]:
-    """The active models refused (kind -> why) by this process, and by the Celery worker
-    that last reported."""
+    """The active models refused (kind -> why) by this process, and by the Celery workers
+    that reported lately."""
     from detection.scoring.loader import serving_status
 
     web: dict[str, str] = serving_status()["refused"]  # type: ignore[assignment]
-    return web, last_worker_heartbeat().get("refused_models", {})
+    return web, workers_refused_models()
 
 
 def check_models(*, worker_refused: dict[str, str]) -> dict[str, Any]:
     """The model kinds this process scores with, the active ones it refused, and those the
-    last reporting worker refused."""
+    workers refused lately (`workers_refused_models`)."""
     from detection.scoring.loader import serving_status
 
     try:
@@ -120,8 +139,9 @@ def healthz(request: HttpRequest) -> JsonResponse:
     broker = check_broker()
     ok = database["ok"] and broker["ok"]
     worker = last_worker_heartbeat() if database["ok"] else {"seen": False}
-    worker_refused = worker.pop("refused_models", {})
-    models = check_models(worker_refused=worker_refused) if database["ok"] else {"ok": False}
+    models = {"ok": False}
+    if database["ok"]:
+        models = check_models(worker_refused=workers_refused_models())
     checks = {"database": database, "broker": broker, "worker": worker, "models": models}
     for name, check in checks.items():
         if "error" in check:

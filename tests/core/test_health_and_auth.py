@@ -156,7 +156,27 @@ def test_healthz_is_degraded_while_the_worker_refuses_a_model(client, make_user)
     client.force_login(make_user("ada", roles.ADMIN))
     models = client.get("/healthz").json()["models"]
     assert models["refused"] == {}
-    assert models["worker_refused"] == {"autoencoder": "feature spec hash 'old' does not match"}
+    assert models["worker_refused"] == {
+        "autoencoder": "celery@batch-1: feature spec hash 'old' does not match"
+    }
+
+
+@pytest.mark.django_db
+def test_a_refusal_in_a_worker_gone_silent_no_longer_counts(client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from secureflow.core.health import WORKER_REPORT_SECONDS
+    from secureflow.core.models import WorkerHeartbeat
+
+    WorkerHeartbeat.objects.create(
+        hostname="celery@old",
+        seen_at=timezone.now() - timedelta(seconds=WORKER_REPORT_SECONDS + 5),
+        refused_models={"autoencoder": "artifact directory does not exist"},
+    )
+
+    assert client.get("/healthz").json()["status"] == "ok"
 
 
 @pytest.mark.django_db
