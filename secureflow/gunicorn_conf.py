@@ -3,6 +3,7 @@ secureflow.wsgi:application` (command-line options such as --workers still apply
 
 import gc
 import logging
+import signal
 from typing import Any
 
 logger = logging.getLogger("secureflow.gunicorn")
@@ -19,6 +20,8 @@ def post_worker_init(worker: Any) -> None:
     SHAP, TensorFlow); a full collection walks all of them, a pause of 130-330 ms on this
     machine that every request queued at the worker waits out (the API's p99).
     `gc.freeze()` leaves them out of every later collection."""
+    if worker is not None:
+        quit_once(worker)
     try:
         from detection.scoring.service import scoring_warm_up
 
@@ -31,3 +34,26 @@ def post_worker_init(worker: Any) -> None:
         connections.close_all()
         gc.collect()
         gc.freeze()
+
+
+def quit_once(worker: Any) -> None:
+    """Make the worker's quick shutdown (SIGINT, SIGQUIT) run once, whatever signals follow.
+
+    Ctrl-C in a terminal sends SIGINT to the whole process group: the worker gets it, and
+    the arbiter, on its own SIGINT, sends the worker SIGQUIT at once. The second signal
+    lands inside the first one's handler, while it holds the thread pool's shutdown lock;
+    the handler, called again, waits for that lock forever, and the arbiter kills the
+    worker only after its graceful timeout (30 s, "Worker was sent SIGKILL! Perhaps out of
+    memory?"). The guard lets the first call finish and ignores the rest."""
+    handle = worker.handle_quit
+    started = False
+
+    def once(sig: int, frame: Any) -> None:
+        nonlocal started
+        if started:
+            return
+        started = True
+        handle(sig, frame)
+
+    signal.signal(signal.SIGQUIT, once)
+    signal.signal(signal.SIGINT, once)
