@@ -91,6 +91,22 @@ def token_client(make_user):
 
 
 @pytest.fixture
+def refused_model(db, tmp_path):
+    """An active isolation forest whose artifact is gone (as after a lost volume):
+    scoring goes on without it."""
+    from detection.features.spec import FEATURE_SPEC_HASH
+    from detection.models import ModelVersion
+
+    return ModelVersion.objects.create(
+        kind="isolation_forest",
+        version=1,
+        artifact_path=str(tmp_path / "isolation_forest-gone"),
+        feature_spec_hash=FEATURE_SPEC_HASH,
+        is_active=True,
+    )
+
+
+@pytest.fixture
 def investigator(make_user):
     return make_user("ivy", roles.INVESTIGATOR)
 

@@ -76,21 +76,6 @@ def test_healthz_tells_signed_in_admins_the_details(client, make_user, caplog):
     assert "transport" not in _unreachable_broker_health(client, caplog)["broker"]
 
 
-@pytest.fixture
-def refused_model(db, tmp_path):
-    """An active isolation forest whose artifact is gone (as after a lost volume)."""
-    from detection.features.spec import FEATURE_SPEC_HASH
-    from detection.models import ModelVersion
-
-    return ModelVersion.objects.create(
-        kind="isolation_forest",
-        version=1,
-        artifact_path=str(tmp_path / "isolation_forest-gone"),
-        feature_spec_hash=FEATURE_SPEC_HASH,
-        is_active=True,
-    )
-
-
 @pytest.mark.django_db
 def test_healthz_says_the_models_score_when_none_is_refused(client, make_user):
     body = client.get("/healthz").json()

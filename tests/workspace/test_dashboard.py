@@ -300,23 +300,8 @@ def login_required_for_models(investigator) -> bool:
     return Client().get("/dashboard/models/").status_code == 302
 
 
-@pytest.fixture
-def refused_forest(db, tmp_path):
-    """An active isolation forest whose artifact is gone: scoring goes on without it."""
-    from detection.features.spec import FEATURE_SPEC_HASH
-    from detection.models import ModelVersion
-
-    return ModelVersion.objects.create(
-        kind="isolation_forest",
-        version=3,
-        artifact_path=str(tmp_path / "isolation_forest-gone"),
-        feature_spec_hash=FEATURE_SPEC_HASH,
-        is_active=True,
-    )
-
-
 @pytest.mark.django_db
-def test_the_dashboard_says_which_model_it_scores_without(make_user, refused_forest):
+def test_the_dashboard_says_which_model_it_scores_without(make_user, refused_model):
     page = login(make_user("ivy")).get(URL).content.decode()
 
     assert 'id="models-refused"' in page
