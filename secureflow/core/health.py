@@ -105,15 +105,6 @@ def workers_refused_models() -> dict[str, str]:
     return refused
 
 
-def refused_models_now() -> tuple[dict[str, str], dict[str, str]]:
-    """The active models refused (kind -> why) by this process, and by the Celery workers
-    that reported lately."""
-    from detection.scoring.loader import serving_status
-
-    web: dict[str, str] = serving_status()["refused"]  # type: ignore[assignment]
-    return web, workers_refused_models()
-
-
 def check_models(*, worker_refused: dict[str, str]) -> dict[str, Any]:
     """The model kinds this process scores with, the active ones it refused, and those the
     workers refused lately (`workers_refused_models`)."""

@@ -389,10 +389,10 @@ def refused_models(*, with_reasons: bool) -> list[dict[str, str]]:
     (and so score without): their kind and, `with_reasons`, why (it names files: for
     admins)."""
     from detection.models import ModelKind
-    from secureflow.core.health import refused_models_now
+    from secureflow.core.health import check_models, workers_refused_models
 
-    web, worker = refused_models_now()
-    refused = {**worker, **web}
+    models = check_models(worker_refused=workers_refused_models())
+    refused = {**models.get("worker_refused", {}), **models.get("refused", {})}
     labels = dict(ModelKind.choices)
     return [
         {"kind": kind, "label": labels.get(kind, kind), "reason": reason if with_reasons else ""}
