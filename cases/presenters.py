@@ -4,7 +4,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django import forms
 from django.http import HttpRequest, QueryDict
 from django.urls import reverse
 from django.utils import timezone
@@ -84,51 +83,6 @@ def duration_text(seconds: float) -> str:
 
 def _local(moment: datetime) -> str:
     return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
-
-
-@dataclass(frozen=True)
-class FilterField:
-    """One input of the queue's filter form, ready to write out (a select, or a text or
-    number box): rendering 13 widgets through Django's widget templates on every request
-    costs more than the whole table."""
-
-    name: str
-    id: str
-    label: str
-    kind: str  # "select", "number" or "text"
-    value: str
-    choices: list[tuple[str, str, bool]]
-    errors: list[str]
-
-
-def filter_fields(form: forms.Form) -> list[FilterField]:
-    fields = []
-    for bound in form:
-        widget = bound.field.widget
-        raw = bound.data if form.is_bound else bound.initial
-        value = "" if raw is None else str(raw)
-        if isinstance(widget, forms.Select):
-            kind = "select"
-            choices = [
-                (str(key), str(label), str(key) == value)
-                for key, label in widget.choices
-                if not isinstance(label, list | tuple)
-            ]
-        else:
-            kind = "number" if isinstance(widget, forms.NumberInput) else "text"
-            choices = []
-        fields.append(
-            FilterField(
-                name=bound.html_name,
-                id=bound.auto_id or bound.html_name,
-                label=str(bound.label),
-                kind=kind,
-                value=value,
-                choices=choices,
-                errors=[str(error) for error in bound.errors],
-            )
-        )
-    return fields
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from cases.choices import CaseAction
 from cases.filtersets import ACTIVE, DEFAULT_SORT, CaseFilterSet
 from cases.forms import BulkActionForm, CaseActionForm
 from cases.models import Case
-from cases.presenters import case_page_context, filter_fields, queue_rows, sort_links
+from cases.presenters import case_page_context, queue_rows, sort_links
 from cases.selectors import case_for_page, case_queue, case_queue_counts, investigators
 from cases.services import (
     BulkResult,
@@ -37,6 +37,7 @@ from cases.services import (
     cases_bulk_assign,
     cases_bulk_close,
 )
+from secureflow.core.filter_form import filter_fields
 from secureflow.core.permissions import investigator_required
 
 PAGE_SIZE = 50

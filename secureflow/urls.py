@@ -24,7 +24,7 @@ urlpatterns = [
     path("", core_views.home, name="home"),
     path("cases/", include("cases.urls")),
     path("alerts/", include("alerts.urls")),
-    path("batches/", include("transactions.urls")),
+    path("", include("transactions.urls")),
     path("", include("secureflow.workspace.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),

@@ -1,12 +1,13 @@
-"""Pages of the transactions app (mounted under /batches/)."""
+"""Pages of the transactions app: batches (/batches/) and the transaction list (/transactions/)."""
 
 from django.urls import path
 
-from transactions import views
+from transactions.views import batches, transaction_list
 
 app_name = "transactions"
 
 urlpatterns = [
-    path("", views.batch_list, name="batch_list"),
-    path("<int:pk>/", views.batch_detail, name="batch_detail"),
+    path("batches/", batches.batch_list, name="batch_list"),
+    path("batches/<int:pk>/", batches.batch_detail, name="batch_detail"),
+    path("transactions/", transaction_list.transaction_list, name="transaction_list"),
 ]

@@ -20,6 +20,7 @@ import base64
 import binascii
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -58,6 +59,101 @@ def keyset_after(ordering: Sequence[str], values: Sequence[Any]) -> Q:
     return Q(**{f"{names[0]}__{first_bound}": values[0]}) & condition
 
 
+class InvalidCursor(ValueError):
+    """A cursor that no page of this list handed out (edited, truncated, or of another list)."""
+
+
+@dataclass(frozen=True)
+class KeysetPage:
+    """One page of a keyset list and where its neighbours start.
+
+    `next_cursor` / `previous_cursor` are the `cursor` values of the links; with
+    `has_next` set and `next_cursor` None, the next page is the list from its start
+    (no cursor at all)."""
+
+    rows: list[Any]
+    has_next: bool
+    has_previous: bool
+    next_cursor: str | None
+    previous_cursor: str | None
+
+
+def keyset_page(
+    queryset: QuerySet, *, ordering: Sequence[str], cursor: str | None, limit: int
+) -> KeysetPage:
+    """The page of `queryset` in `ordering` (whose last field must be unique) that
+    `cursor` points to (None: the first page), at most `limit` rows. Raises
+    InvalidCursor for a cursor this list did not hand out."""
+    position, backwards = decode_cursor(cursor, model=queryset.model, ordering=ordering)
+    order = _reversed(ordering) if backwards else tuple(ordering)
+    if position is not None:
+        queryset = queryset.filter(keyset_after(order, position))
+    rows = list(queryset.order_by(*order)[: limit + 1])
+    more = len(rows) > limit
+    rows = rows[:limit]
+    if backwards:
+        # read back from the cursor: the rows just before it, shown in list order
+        rows.reverse()
+        has_previous, has_next = more, position is not None
+    else:
+        has_previous, has_next = position is not None, more
+
+    def values(row: Model) -> list[Any]:
+        return [getattr(row, name.lstrip("-")) for name in ordering]
+
+    next_cursor = previous_cursor = None
+    if has_next and rows:
+        next_cursor = encode_cursor(values(rows[-1]))
+    # an empty page read back from its cursor: nothing lies before that row, so the rows
+    # after the page are the list from its start (has_next without a cursor)
+    if has_previous:
+        # past the end (an empty page): nothing follows the cursor, so the list's last rows
+        previous_cursor = encode_cursor(values(rows[0]) if rows else None, before=True)
+    return KeysetPage(rows, has_next, has_previous, next_cursor, previous_cursor)
+
+
+def decode_cursor(
+    raw: str | None, *, model: type[Model], ordering: Sequence[str]
+) -> tuple[list[Any] | None, bool]:
+    """The cursor's ordering values (None without a cursor) and whether the page ends
+    before them (a `previous` link) rather than starts after them."""
+    if raw is None:
+        return None, False
+    if len(raw) > CURSOR_MAX_LENGTH:
+        raise InvalidCursor(raw)
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+    except (binascii.Error, ValueError):
+        raise InvalidCursor(raw) from None
+    backwards = isinstance(decoded, dict)
+    if backwards:
+        if set(decoded) != {"before"}:
+            raise InvalidCursor(raw)
+        decoded = decoded["before"]
+        if decoded is None:
+            return None, True
+    if not isinstance(decoded, list) or len(decoded) != len(ordering):
+        raise InvalidCursor(raw)
+    values = []
+    for name, value in zip(ordering, decoded, strict=True):
+        field = model._meta.get_field(name.lstrip("-"))
+        if not isinstance(value, str | int) or isinstance(value, bool):
+            raise InvalidCursor(raw)
+        try:
+            parsed = field.to_python(value)
+            field.run_validators(parsed)
+            if isinstance(parsed, datetime):
+                if parsed.tzinfo is None:
+                    raise InvalidCursor(raw)
+                parsed = parsed.astimezone(UTC)
+        except (DjangoValidationError, ValueError, TypeError, OverflowError):
+            raise InvalidCursor(raw) from None
+        if parsed is None:
+            raise InvalidCursor(raw)
+        values.append(parsed)
+    return values, backwards
+
+
 class KeysetPagination(BasePagination):
     """`?limit=N` (1–1000, default 50) and `?cursor=` from a page's `next` or `previous`.
 
@@ -84,21 +180,22 @@ class KeysetPagination(BasePagination):
                 {"offset": ["Not supported on this list: follow the `next` link (a cursor)."]}
             )
         self.request = request
-        self.limit = self._limit(request)
-        self.position, self.backwards = self._position(request, queryset.model)
-        ordering = _reversed(self.ordering) if self.backwards else self.ordering
-        if self.position is not None:
-            queryset = queryset.filter(keyset_after(ordering, self.position))
-        rows = list(queryset.order_by(*ordering)[: self.limit + 1])
-        more = len(rows) > self.limit
-        self.page = rows[: self.limit]
-        if self.backwards:
-            # read back from the cursor: the rows just before it, shown in list order
-            self.page.reverse()
-            self.has_previous, self.has_next = more, self.position is not None
-        else:
-            self.has_previous, self.has_next = self.position is not None, more
-        return self.page
+        try:
+            self.page = keyset_page(
+                queryset,
+                ordering=self.ordering,
+                cursor=request.query_params.get(self.cursor_query_param),
+                limit=self._limit(request),
+            )
+        except InvalidCursor:
+            raise ValidationError(
+                {
+                    self.cursor_query_param: [
+                        "Invalid cursor: use the `next` or `previous` link of a page."
+                    ]
+                }
+            ) from None
+        return self.page.rows
 
     def get_paginated_response(self, data: list[dict[str, Any]]) -> Response:
         return Response(
@@ -106,23 +203,16 @@ class KeysetPagination(BasePagination):
         )
 
     def get_next_link(self) -> str | None:
-        if not self.has_next:
+        if not self.page.has_next:
             return None
-        if self.page:
-            return self._link(encode_cursor(self._values(self.page[-1])))
-        # an empty page read back from its cursor: nothing lies before that row, so the
-        # rows after the page are the list from its start
-        return remove_query_param(self.request.build_absolute_uri(), self.cursor_query_param)
+        if self.page.next_cursor is None:
+            return remove_query_param(self.request.build_absolute_uri(), self.cursor_query_param)
+        return self._link(self.page.next_cursor)
 
     def get_previous_link(self) -> str | None:
-        if not self.has_previous:
+        if self.page.previous_cursor is None:
             return None
-        if not self.page:  # past the end: nothing follows the cursor, so the list's last rows
-            return self._link(encode_cursor(None, before=True))
-        return self._link(encode_cursor(self._values(self.page[0]), before=True))
-
-    def _values(self, row: Model) -> list[Any]:
-        return [getattr(row, name.lstrip("-")) for name in self.ordering]
+        return self._link(self.page.previous_cursor)
 
     def _link(self, cursor: str) -> str:
         url = self.request.build_absolute_uri()
@@ -178,53 +268,6 @@ class KeysetPagination(BasePagination):
         if limit < 1:
             raise ValidationError({self.limit_query_param: ["Use a whole number from 1."]})
         return min(limit, MAX_PAGE_SIZE)
-
-    def _position(self, request: Request, model: type[Model]) -> tuple[list[Any] | None, bool]:
-        """The cursor's ordering values (None without a cursor) and whether the page ends
-        before them (a `previous` link) rather than starts after them."""
-        raw = request.query_params.get(self.cursor_query_param)
-        if raw is None:
-            return None, False
-        invalid = ValidationError(
-            {
-                self.cursor_query_param: [
-                    "Invalid cursor: use the `next` or `previous` link of a page."
-                ]
-            }
-        )
-        if len(raw) > CURSOR_MAX_LENGTH:
-            raise invalid
-        try:
-            decoded = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
-        except (binascii.Error, ValueError):
-            raise invalid from None
-        backwards = isinstance(decoded, dict)
-        if backwards:
-            if set(decoded) != {"before"}:
-                raise invalid
-            decoded = decoded["before"]
-            if decoded is None:
-                return None, True
-        if not isinstance(decoded, list) or len(decoded) != len(self.ordering):
-            raise invalid
-        values = []
-        for name, value in zip(self.ordering, decoded, strict=True):
-            field = model._meta.get_field(name.lstrip("-"))
-            if not isinstance(value, str | int) or isinstance(value, bool):
-                raise invalid
-            try:
-                parsed = field.to_python(value)
-                field.run_validators(parsed)
-                if isinstance(parsed, datetime):
-                    if parsed.tzinfo is None:
-                        raise invalid
-                    parsed = parsed.astimezone(UTC)
-            except (DjangoValidationError, ValueError, TypeError, OverflowError):
-                raise invalid from None
-            if parsed is None:
-                raise invalid
-            values.append(parsed)
-        return values, backwards
 
 
 def _reversed(ordering: Sequence[str]) -> tuple[str, ...]:

@@ -1,0 +1,1 @@
+"""Investigator pages of the transactions app: batches and the transaction list."""
