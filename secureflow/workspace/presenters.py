@@ -76,7 +76,7 @@ def check_result(*, txn: Transaction, user: Any) -> dict[str, Any]:
     actions = list(check_actions(txn=txn))
     case = case_of_transaction(txn=txn)
     available = {
-        kind: check_action_refusal(kind, outcome, txn.status) is None and not actions
+        kind: check_action_refusal(kind, outcome, txn.status, case=case) is None and not actions
         for kind in CheckActionKind.values
     }
     rule_codes = {hit.get("code") for hit in (score.rule_hits if score else [])}

@@ -1,5 +1,7 @@
 """Writes of the investigator workspace: acting on a checked transaction's decision."""
 
+from typing import Any
+
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction as db_transaction
@@ -16,8 +18,17 @@ FLAGGED_STATUSES = (TransactionStatus.IN_REVIEW, TransactionStatus.BLOCKED)
 DECIDABLE_STATUSES = (TransactionStatus.APPROVED, *FLAGGED_STATUSES)
 
 
-def check_action_refusal(kind: str, outcome: str, status: str) -> str | None:
-    """Why `kind` is not possible for this decision (None when it is)."""
+def check_action_refusal(
+    kind: str, outcome: str, status: str, *, case: Any | None = None
+) -> str | None:
+    """Why `kind` is not possible for this decision (None when it is). A transaction whose
+    case is closed keeps the case's decision: changing it means reopening the case (senior
+    investigators and admins), where the change is recorded as a case event."""
+    if kind != CheckActionKind.CONFIRM and case is not None and not case.is_active:
+        return (
+            f"Case {case.pk} on this transaction is closed: reopen the case to change its "
+            "decision."
+        )
     if kind == CheckActionKind.CONFIRM:
         if outcome != "approve" or status != TransactionStatus.APPROVED:
             return "Only an approved transaction can be confirmed."
@@ -85,15 +96,14 @@ def check_action_record(
             f"Already decided: {previous.get_kind_display().lower()} by "
             f"{previous.actor.get_username()}."
         )
-    outcome = locked.score.outcome if hasattr(locked, "score") else ""
-    refusal = check_action_refusal(kind, outcome, locked.status)
-    if refusal:
-        raise ValidationError(refusal)
-    status_before = locked.status
-
     from secureflow.workspace.selectors import case_of_transaction
 
     case = case_of_transaction(txn=locked)
+    outcome = locked.score.outcome if hasattr(locked, "score") else ""
+    refusal = check_action_refusal(kind, outcome, locked.status, case=case)
+    if refusal:
+        raise ValidationError(refusal)
+    status_before = locked.status
     if case is not None and case.is_active and kind != CheckActionKind.CONFIRM:
         _decide_case(case=case, kind=kind, actor=actor, reason=reason)
         locked.refresh_from_db(fields=["status"])

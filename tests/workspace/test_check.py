@@ -345,6 +345,41 @@ def test_reject_of_a_flagged_transaction_closes_its_case(investigator, history):
     assert (case.status, case.resolution) == ("closed", "fraud")
 
 
+@pytest.mark.parametrize("kind", ["reject", "force_approve"])
+def test_a_closed_case_is_not_overturned_from_the_check_page(
+    investigator, senior, make_user, history, kind
+):
+    """A case closed as legitimate stays so: changing its decision means reopening the case
+    (senior investigators and admins), recorded as a case event."""
+    from cases.services import case_decide
+
+    txn = submit(investigator, history)
+    case = Case.objects.get(transaction=txn)
+    case_decide(
+        case=case, actor=senior, action="approve", note="Known payee", expected_version=None
+    )
+    case.refresh_from_db()
+    txn.refresh_from_db()
+    assert (case.status, case.resolution, txn.status) == ("closed", "legitimate", "approved")
+    actor = senior if kind == "force_approve" else make_user("junior")
+
+    response = login(actor).post(action_url(), {"kind": kind, "reason": "Looks odd"}, **HTMX)
+
+    assert response.status_code == 422
+    assert f"Case {case.pk} on this transaction is closed" in response.content.decode()
+    txn.refresh_from_db()
+    case.refresh_from_db()
+    assert (case.status, case.resolution, txn.status) == ("closed", "legitimate", "approved")
+    assert list(
+        FeedbackLabel.objects.filter(transaction=txn).values_list("is_fraud", flat=True)
+    ) == [False]
+    assert not CheckAction.objects.filter(transaction=txn).exists()
+    page = login(actor).get(reverse("workspace:check-result", args=[txn.external_id]))
+    html = page.content.decode()
+    assert 'id="action-reject"' not in html
+    assert f"case #{case.pk}</a> is closed: reopen the case" in html
+
+
 def test_unknown_transaction_is_404(investigator, db):
     client = login(investigator)
     assert client.get(reverse("workspace:check-result", args=["NOPE"])).status_code == 404
