@@ -3,6 +3,7 @@ that the same recipient is always written the same way (deduplication depends on
 
 import re
 import secrets
+import urllib.parse
 import zoneinfo
 from datetime import datetime, time
 
@@ -10,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator, URLValidator
 
 from alerts.choices import AlertChannel
+from alerts.destination_guard import check_webhook_host
 
 PHONE_RE = re.compile(r"^\+[1-9]\d{6,14}$")
 PHONE_SEPARATORS = re.compile(r"[\s\-().]")
@@ -36,6 +38,7 @@ def normalise_destination(channel: str, value: str) -> str:
         return phone
     if channel == AlertChannel.WEBHOOK:
         _url(value)
+        check_webhook_host(urllib.parse.urlsplit(value).hostname or "")
         return value
     raise ValidationError(f"Unknown channel {channel!r}.")
 

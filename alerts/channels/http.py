@@ -2,11 +2,13 @@
 followed; header names sent exactly as written)."""
 
 import http.client
+import socket
 import ssl
 import urllib.parse
 from dataclasses import dataclass
 
 from alerts.channels.base import DeliveryError
+from alerts.destination_guard import DestinationRefused, resolve_webhook_host
 
 RETRYABLE_STATUS = {408, 425, 429}
 USER_AGENT = "SecureFlow-Alerts/1.0"
@@ -20,16 +22,83 @@ class HttpResponse:
     headers: dict[str, str]
 
 
-def http_post(url: str, *, body: bytes, headers: dict[str, str], timeout: float) -> HttpResponse:
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    """Connects to an address resolved and checked beforehand, whatever the name resolves
+    to by then; the Host header still names the host."""
+
+    def __init__(self, host: str, port: int | None, *, address: tuple[str, int], timeout: float):
+        super().__init__(host, port, timeout=timeout)
+        self._address = address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection(self._address, self.timeout)
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """As _PinnedHTTPConnection, over TLS: the certificate is checked against the host name."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int | None,
+        *,
+        address: tuple[str, int],
+        timeout: float,
+        context: ssl.SSLContext,
+    ):
+        super().__init__(host, port, timeout=timeout, context=context)
+        self._address = address
+        self._tls = context
+
+    def connect(self) -> None:
+        sock = socket.create_connection(self._address, self.timeout)
+        self.sock = self._tls.wrap_socket(sock, server_hostname=self.host)
+
+
+def http_post(
+    url: str,
+    *,
+    body: bytes,
+    headers: dict[str, str],
+    timeout: float,
+    guard_destination: bool = False,
+) -> HttpResponse:
     """POST and return a 2xx response; raise DeliveryError otherwise: retryable for network
     errors, timeouts, 5xx, 408, 425 and 429; permanent for other statuses (3xx included:
-    alerts never follow a redirect)."""
+    alerts never follow a redirect).
+
+    `guard_destination` (URLs that users typed in: webhooks): the host must resolve to
+    addresses webhooks may reach (alerts/destination_guard.py), else a permanent error,
+    and the connection goes to the address that was checked."""
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise DeliveryError(f"Not an http(s) URL: {url}", permanent=True)
+    default_port = 443 if parts.scheme == "https" else 80
+    try:
+        port = parts.port or default_port
+    except ValueError:
+        raise DeliveryError(f"Not a valid port in {url}", permanent=True) from None
+    if guard_destination:
+        try:
+            address = resolve_webhook_host(parts.hostname, port)
+        except DestinationRefused as refused:
+            raise DeliveryError(f"Refused {url}: {refused}", permanent=True) from refused
+        except OSError as exc:
+            raise DeliveryError(f"Could not resolve {parts.hostname}: {exc}") from exc
+    connection: http.client.HTTPConnection
     if parts.scheme == "https":
-        connection: http.client.HTTPConnection = http.client.HTTPSConnection(
-            parts.hostname, parts.port, timeout=timeout, context=ssl.create_default_context()
+        context = ssl.create_default_context()
+        if guard_destination:
+            connection = _PinnedHTTPSConnection(
+                parts.hostname, parts.port, address=address, timeout=timeout, context=context
+            )
+        else:
+            connection = http.client.HTTPSConnection(
+                parts.hostname, parts.port, timeout=timeout, context=context
+            )
+    elif guard_destination:
+        connection = _PinnedHTTPConnection(
+            parts.hostname, parts.port, address=address, timeout=timeout
         )
     else:
         connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)

@@ -70,5 +70,6 @@ class WebhookChannel(ChannelBackend):
                 "X-SecureFlow-Signature": webhook_signature(secret, timestamp, body),
             },
             timeout=alert_settings().http_timeout,
+            guard_destination=True,
         )
         return f"webhook-{outgoing.delivery_id}"

@@ -35,17 +35,18 @@ def trusted_proxies() -> int:
 
 
 @lru_cache(maxsize=8)
-def parse_networks(values: tuple[str, ...]) -> tuple[Network, ...]:
-    """The networks of `SECUREFLOW_TRUSTED_PROXY_NETWORKS`; ImproperlyConfigured names a
-    value that is not an address or network."""
+def parse_networks(
+    values: tuple[str, ...], setting: str = "SECUREFLOW_TRUSTED_PROXY_NETWORKS"
+) -> tuple[Network, ...]:
+    """The networks of a setting such as `SECUREFLOW_TRUSTED_PROXY_NETWORKS`;
+    ImproperlyConfigured names a value that is not an address or network."""
     networks = []
     for value in values:
         try:
             networks.append(ipaddress.ip_network(value.strip(), strict=False))
         except ValueError:
             raise ImproperlyConfigured(
-                f"SECUREFLOW_TRUSTED_PROXY_NETWORKS: {value!r} is not an IP address or "
-                "network (e.g. 10.0.0.0/8)"
+                f"{setting}: {value!r} is not an IP address or network (e.g. 10.0.0.0/8)"
             ) from None
     return tuple(networks)
 

@@ -19,6 +19,9 @@ EMAIL_BACKEND = env.str(
 # machine's own SecureFlow (SECUREFLOW_TIME_ZONE) must not change what they expect.
 TIME_ZONE = CELERY_TIMEZONE = "Asia/Dubai"
 
+# The tests' webhook receivers listen on loopback.
+SECUREFLOW_WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]
+
 # One id per test run, inherited by the worker processes the tests start: test runs side
 # by side on one machine get their own test database and their own broker keys.
 TEST_RUN_ID = os.environ.setdefault("SECUREFLOW_TEST_RUN_ID", str(os.getpid()))
