@@ -106,6 +106,10 @@ class RuleLimitAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # the rules know a fixed set of codes
 
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        # as on the settings page: the Admin role changes limits, whatever else staff may do
+        return super().has_change_permission(request, obj) and roles.is_admin(request.user)
+
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 

@@ -4,7 +4,10 @@ import os
 
 from celery import Celery
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "secureflow.settings.local")
+# A deployment that forgets DJANGO_SETTINGS_MODULE gets the production settings (which
+# refuse to start without a secret key and hosts), never the debug-mode local ones;
+# `make run` (scripts/run.sh) asks for the local settings itself.
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "secureflow.settings.production")
 
 app = Celery("secureflow")
 app.config_from_object("django.conf:settings", namespace="CELERY")

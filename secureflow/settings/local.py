@@ -2,6 +2,8 @@
 
 from django.core.management.utils import get_random_secret_key
 
+from secureflow.core.private_files import write_private_file
+
 from .base import *  # noqa: F403
 from .base import VAR_DIR, env
 
@@ -12,9 +14,7 @@ def _local_secret_key() -> str:
     """A per-checkout secret kept under var/, never in the source."""
     key_file = VAR_DIR / "secret_key"
     if not key_file.exists():
-        VAR_DIR.mkdir(parents=True, exist_ok=True)
-        key_file.write_text(get_random_secret_key())
-        key_file.chmod(0o600)
+        write_private_file(key_file, get_random_secret_key())
     return key_file.read_text().strip()
 
 

@@ -280,3 +280,36 @@ def test_admin_edit_goes_through_the_service(client, admin_user_sf):
     response = client.post(url, {**form, "value": "-5"})
     assert response.status_code == 200 and "cannot be negative" in response.content.decode()
     assert RuleLimitChange.objects.filter(limit=limit).count() == 1
+
+
+@pytest.mark.django_db
+def test_staff_without_the_admin_role_cannot_change_limits_in_django_admin(client, make_user):
+    """A staff investigator given the model permission still cannot change a limit: the
+    Admin role decides, as on the settings page."""
+    from django.contrib.auth.models import Permission
+
+    staff = make_user("stan", "Investigator", is_staff=True)
+    staff.user_permissions.add(
+        *Permission.objects.filter(codename__in=["change_rulelimit", "view_rulelimit"])
+    )
+    client.force_login(staff)
+    limit = RuleLimit.objects.get(code="amount_limit_Q")
+    url = f"/admin/detection/rulelimit/{limit.pk}/change/"
+    assert client.get(url).status_code == 200  # may read it
+    response = client.post(
+        url,
+        {
+            "value": "1",
+            "enabled": "on",
+            "severity": "review",
+            "note": "x",
+            "changes-TOTAL_FORMS": "0",
+            "changes-INITIAL_FORMS": "0",
+            "changes-MIN_NUM_FORMS": "0",
+            "changes-MAX_NUM_FORMS": "1000",
+        },
+    )
+    assert response.status_code == 403
+    limit.refresh_from_db()
+    assert limit.value == Decimal(DEFAULTS_BY_CODE["amount_limit_Q"].value)
+    assert not RuleLimitChange.objects.filter(limit=limit).exists()

@@ -232,3 +232,37 @@ def test_upload_needs_the_csrf_token(investigator):
     upload = SimpleUploadedFile("march.csv", f"{HEADER}\n{CALM}".encode())
     assert client.post(LIST, {"file": upload, "mode": "score"}).status_code == 403
     assert not ImportBatch.objects.exists()
+
+
+def test_an_oversized_upload_is_refused_before_its_body_is_read(make_user, settings):
+    """413 from the declared length alone: the body (a multi-GB file) is never parsed to
+    the temporary folder, not even by the CSRF check."""
+    from io import BytesIO
+
+    from django.test import Client
+
+    settings.SECUREFLOW_MAX_UPLOAD_MB = 1
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(make_user("ivy"))
+    body = BytesIO(b"x" * 16)  # what is sent; the declared length is what counts
+    response = client.generic(
+        "POST",
+        "/batches/",
+        data=body.getvalue(),
+        content_type="multipart/form-data; boundary=xyz",
+        CONTENT_LENGTH=str(3 * 1024 * 1024),
+    )
+    assert response.status_code == 413
+    html = response.content.decode()
+    assert "the largest file accepted is 1 MB (SECUREFLOW_MAX_UPLOAD_MB)" in html
+    assert 'id="too-large"' in html
+
+    api = client.generic(
+        "POST",
+        "/api/v1/batches/",
+        data=b"[]",
+        content_type="application/json",
+        CONTENT_LENGTH=str(3 * 1024 * 1024),
+    )
+    assert api.status_code == 413
+    assert api.json()["code"] == "request_too_large"

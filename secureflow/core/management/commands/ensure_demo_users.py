@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from secureflow.core import roles
+from secureflow.core.private_files import write_private_file
 from secureflow.core.services import demo_user_ensure
 
 DEMO_USERS = (
@@ -30,9 +31,7 @@ class Command(BaseCommand):
             if login.password:
                 lines.append(f"{role:<13} username: {username:<13} password: {login.password}")
         if lines:
-            logins_file.parent.mkdir(parents=True, exist_ok=True)
-            logins_file.write_text("\n".join(lines) + "\n")
-            logins_file.chmod(0o600)
+            write_private_file(logins_file, "\n".join(lines) + "\n")
             self.stdout.write("Demo logins (created now):")
             for line in lines:
                 self.stdout.write("  " + line)
