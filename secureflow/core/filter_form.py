@@ -64,17 +64,20 @@ def filter_fields(form: forms.Form) -> list[FilterField]:
         choices = []
         if kind == "select":
             choices = [
-                (str(key), str(label), str(key) == value)
-                for key, label in bound.field.widget.choices
-                if not isinstance(label, list | tuple)
+                (str(key), str(text), str(key) == value)
+                for key, text in bound.field.widget.choices
+                if not isinstance(text, list | tuple)
             ]
-        elif kind == "datetime-local":
+        label = str(bound.label)
+        if kind == "datetime-local":
             value = _local_input(value)
+            # the box takes the bank's local time; the API's ISO 8601 note is not for it
+            label = label.removesuffix(" (ISO 8601)") + " (bank time)"
         fields.append(
             FilterField(
                 name=bound.html_name,
                 id=bound.auto_id or bound.html_name,
-                label=str(bound.label),
+                label=label,
                 kind=kind,
                 value=value,
                 choices=choices,

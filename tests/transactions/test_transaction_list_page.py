@@ -191,6 +191,7 @@ def test_date_filters_are_shown_in_the_box_as_bank_local_time(investigator, bank
     response = login(investigator).get(URL, {"occurred_after": "2026-11-01T08:00:00Z"})
     fields = {field.name: field for field in response.context["filter_fields"]}
     assert fields["occurred_after"].kind == "datetime-local"
+    assert fields["occurred_after"].label == "Occurred at or after (bank time)"
     assert fields["occurred_after"].value == "2026-11-01T12:00"
 
 
