@@ -91,6 +91,24 @@ def _api_account_page() -> str | None:
     return f"{API_TRANSACTIONS}?account={busiest}" if busiest else None
 
 
+TRANSACTION_LIST = "/transactions/"
+
+
+def _list_deep_pages() -> list[str] | None:
+    """The transaction list page from 100,000 rows deep (its `Older` link there)."""
+    urls = _api_deep_pages()
+    return [url.replace(API_TRANSACTIONS, TRANSACTION_LIST, 1) for url in urls] if urls else None
+
+
+def _list_busiest_account() -> str | None:
+    url = _api_account_page()
+    return url.replace(API_TRANSACTIONS, TRANSACTION_LIST, 1) if url else None
+
+
+def _list_flagged_export() -> str:
+    return f"{TRANSACTION_LIST}?outcome=block&format=csv"
+
+
 # (name, url): extend this list to measure more pages.
 PAGES: list[tuple[str, PageUrl]] = [
     ("case queue", _queue),
@@ -103,6 +121,10 @@ PAGES: list[tuple[str, PageUrl]] = [
     ("API transactions (first page)", API_TRANSACTIONS),
     ("API transactions (busiest account)", _api_account_page),
     ("API transactions (pages 10k, 100k, 500k rows deep)", _api_deep_pages),
+    ("transaction list (first page)", TRANSACTION_LIST),
+    ("transaction list (busiest account)", _list_busiest_account),
+    ("transaction list (pages 10k, 100k, 500k rows deep)", _list_deep_pages),
+    ("transaction list (blocked ones as CSV)", _list_flagged_export),
 ]
 
 
@@ -227,6 +249,8 @@ class Command(BaseCommand):
             response = client.get(urls[i % len(urls)], secure=secure)
             if response.status_code != 200:
                 raise CommandError(f"{urls[i % len(urls)]} answered {response.status_code}")
+            if response.streaming:  # a CSV export: the whole body is part of its time
+                return sum(len(chunk) for chunk in response.streaming_content)
             return len(response.content)
 
         for i in range(warmup):
