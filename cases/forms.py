@@ -44,6 +44,23 @@ class CaseActionForm(forms.Form):
         return data
 
 
+# What the database can hold: a case id (BigAutoField) and a case version
+# (PositiveIntegerField); a number outside is no case the page can have shown.
+MAX_CASE_ID = 2**63 - 1
+MAX_CASE_VERSION = 2**31 - 1
+
+
+def _bounded_int(text: str, maximum: int) -> int:
+    """A whole number from 1 to `maximum` (ValueError otherwise)."""
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(maximum)):
+        raise ValueError(text)
+    number = int(text)
+    if not 1 <= number <= maximum:
+        raise ValueError(text)
+    return number
+
+
 class BulkSelectionField(forms.MultipleChoiceField):
     """Checked rows of the queue, each 'case id:version' (the version shown on the page)."""
 
@@ -60,7 +77,9 @@ class BulkSelectionField(forms.MultipleChoiceField):
         for token in tokens:
             case_id, _, version = token.partition(":")
             try:
-                selections[int(case_id)] = int(version) if version else None
+                selections[_bounded_int(case_id, MAX_CASE_ID)] = (
+                    _bounded_int(version, MAX_CASE_VERSION) if version else None
+                )
             except ValueError:
                 raise forms.ValidationError(
                     f"'{token}' is not a case selection.", code="invalid"

@@ -1,5 +1,9 @@
 """API shapes for feedback labels posted by bank systems and for cases."""
 
+from datetime import timedelta
+from typing import Any
+
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -11,6 +15,8 @@ from transactions.models import Transaction
 API_LABEL_SOURCES = [
     (value, label) for value, label in LabelSource.choices if value != LabelSource.CASE_DECISION
 ]
+# how far a bank system's clock may run ahead of ours
+KNOWN_AT_CLOCK_SKEW = timedelta(minutes=5)
 
 
 class FeedbackCreateSerializer(serializers.Serializer):
@@ -22,9 +28,35 @@ class FeedbackCreateSerializer(serializers.Serializer):
     is_fraud = serializers.BooleanField()
     source = serializers.ChoiceField(choices=API_LABEL_SOURCES, default=LabelSource.API)
     known_at = serializers.DateTimeField(
-        required=False, allow_null=True, default=None, help_text="When the bank learned it."
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="When the bank learned it: not before the transaction, not in the future "
+        "(5 minutes of clock difference allowed). Default: now.",
     )
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        known_at = attrs.get("known_at")
+        if known_at is None:
+            return attrs
+        if known_at > timezone.now() + KNOWN_AT_CLOCK_SKEW:
+            raise serializers.ValidationError(
+                {"known_at": ["This time lies in the future; send when the bank learned it."]},
+                code="future",
+            )
+        occurred_at = attrs["transaction"].occurred_at
+        if known_at < occurred_at:
+            raise serializers.ValidationError(
+                {
+                    "known_at": [
+                        "This time is before the transaction happened "
+                        f"({occurred_at.isoformat()}); the bank cannot have learned it then."
+                    ]
+                },
+                code="before_transaction",
+            )
+        return attrs
 
 
 class FeedbackLabelSerializer(serializers.ModelSerializer):

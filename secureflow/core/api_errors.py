@@ -5,10 +5,11 @@ Shapes (also in the OpenAPI schema, added to every operation by `add_error_respo
 * invalid input (400): `{"<field>": ["<reason>", ...], ...}` — one key per field, nested
   for nested fields; errors that concern no single field are under `non_field_errors`;
 * everything else: `{"detail": "<reason>", "code": "<code>"}` — `parse_error` (malformed
-  JSON, 400), `not_authenticated` (401), `permission_denied` (403), `not_found` (404),
-  `method_not_allowed` (405), `unsupported_media_type` (415), `request_too_large` (413),
-  `throttled` (429, also `retry_after` seconds and a `Retry-After` header),
-  `server_error` (500, logged with the traceback).
+  JSON or JSON nested too deeply, 400), `not_authenticated` (401), `permission_denied`
+  (403), `not_found` (404), `method_not_allowed` (405), `unsupported_media_type` (415),
+  `request_too_large` (413, with the largest body accepted), `throttled` (429, also
+  `retry_after` seconds and a `Retry-After` header), `server_error` (500, logged with the
+  traceback).
 
 Django-level errors under /api/ (an unknown URL, a failure outside a view) are JSON too
 through `handler404` / `handler500` in the root URLconf.
@@ -18,6 +19,7 @@ import logging
 import math
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import (
     PermissionDenied,
     RequestDataTooBig,
@@ -37,12 +39,28 @@ from rest_framework.views import exception_handler as drf_exception_handler
 logger = logging.getLogger("secureflow.api")
 
 API_PREFIX = "/api/"
+MB = 1024 * 1024
 
 
 class RequestTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The request body is too large."
     default_code = "request_too_large"
+
+
+def _size(size: int) -> str:
+    return f"{size / MB:,.1f} MB" if size >= MB // 10 else f"{size / 1024:,.0f} KB"
+
+
+def body_too_large() -> RequestTooLarge:
+    """Django refused a body over DATA_UPLOAD_MAX_MEMORY_SIZE (every API body but a batch's,
+    which has SECUREFLOW_MAX_UPLOAD_MB): say the limit."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    if limit is None:
+        return RequestTooLarge()
+    return RequestTooLarge(
+        f"The request body is too large; the largest accepted here is {_size(limit)}."
+    )
 
 
 class ServerError(exceptions.APIException):
@@ -57,7 +75,7 @@ def _as_api_exception(exc: Exception) -> Exception:
     if isinstance(exc, PermissionDenied):
         return exceptions.PermissionDenied(*exc.args)
     if isinstance(exc, RequestDataTooBig):
-        return RequestTooLarge()
+        return body_too_large()
     if isinstance(exc, SuspiciousOperation):
         return exceptions.ParseError(str(exc) or "Bad request.")
     if isinstance(exc, DjangoValidationError):

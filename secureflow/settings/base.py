@@ -218,6 +218,12 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "secureflow.core.api_errors.api_exception_handler",
+    # DRF's parsers, JSON refusing a body nested too deeply with a 400 (not a 500)
+    "DEFAULT_PARSER_CLASSES": [
+        "secureflow.core.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     # Requests per client (API token, else user, else address); see secureflow/core/throttles.py.
     "DEFAULT_THROTTLE_CLASSES": ["secureflow.core.throttles.ClientRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {

@@ -17,6 +17,7 @@ from detection.services import rule_limit_check
 from secureflow.workspace.choices import CheckActionKind
 from secureflow.workspace.selectors import MAX_RANGE_DAYS
 from transactions.choices import Channel, TransferType
+from transactions.filtersets import EARLIEST, LATEST
 from transactions.models import Account
 
 COUNTRY = RegexValidator(r"^[A-Za-z]{2}$", "Use a two-letter country code, e.g. AE.")
@@ -115,9 +116,18 @@ class CheckForm(forms.Form):
         return self.cleaned_data["counterparty_country"].upper()
 
     def clean_occurred_at(self) -> Any:
+        """Not in the future, and within the API's range (1970-01-02 to 2199-12-31)."""
         value = self.cleaned_data["occurred_at"]
-        if value > timezone.now() + timedelta(minutes=5):
-            raise ValidationError("A transaction to check cannot lie in the future.")
+        try:
+            if value > timezone.now() + timedelta(minutes=5):
+                raise ValidationError("A transaction to check cannot lie in the future.")
+            in_range = EARLIEST <= value < LATEST
+        except OverflowError:  # a time at the very ends of the calendar
+            in_range = False
+        if not in_range:
+            raise ValidationError(
+                "Use a date and time between 1970-01-02 and 2199-12-31.", code="out_of_range"
+            )
         return value
 
     def submission(self) -> dict[str, Any]:

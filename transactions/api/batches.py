@@ -10,12 +10,14 @@ its scored rows and its rejected rows.
     GET  /api/v1/batches/{id}/errors.csv   rejected rows: row, column, reason, value
 """
 
+import codecs
 import json
 from pathlib import Path
 from typing import Any
 
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
+from django.utils.http import parse_header_parameters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -25,12 +27,13 @@ from drf_spectacular.utils import (
 )
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
+from secureflow.core.parsers import NESTED_TOO_DEEPLY, JSONParser
 from secureflow.core.permissions import IsInvestigator
 from transactions.batches.reading import (
     BatchInputError,
@@ -38,7 +41,6 @@ from transactions.batches.reading import (
     load_mapping_bytes,
     mapping_with_options,
     max_upload_bytes,
-    parse_json_records,
 )
 from transactions.batches.results import ERROR_COLUMNS, RESULT_COLUMNS, csv_lines, file_lines
 from transactions.batches.selectors import (
@@ -58,14 +60,24 @@ MULTIPART_OVERHEAD = 1024 * 1024  # room for the form's other fields and boundar
 
 
 class CsvRenderer(BaseRenderer):
+    """CSV for the downloads (streamed by the views themselves); an error raised on the way
+    (a bad filter, no credentials, no such batch) is rendered as the usual JSON error."""
+
     media_type = "text/csv"
     format = "csv"
     charset = "utf-8"
 
     def render(
         self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None
-    ) -> bytes:  # noqa: E501
-        return data if isinstance(data, bytes) else str(data or "").encode()
+    ) -> bytes:
+        if isinstance(data, bytes):
+            return data
+        if isinstance(data, str):
+            return data.encode()
+        response = (renderer_context or {}).get("response")
+        if response is not None:
+            response["Content-Type"] = "application/json"
+        return JSONRenderer().render(data, "application/json", renderer_context)
 
 
 class UploadTooLarge(exceptions.APIException):
@@ -241,25 +253,57 @@ class BatchViewSet(
         },
     )
     def create(self, request: Request) -> Response:
-        self._refuse_large_body(request)
-        if isinstance(request.data, list) or request.content_type.startswith("application/json"):
+        media_type, _ = parse_header_parameters(request.content_type or "")
+        if media_type.lower() == JSONParser.media_type:
+            self._refuse_large_body(request, overhead=0)
             batch = self._create_from_json(request)
         else:
+            self._refuse_large_body(request)
             batch = self._create_from_upload(request)
         body = BatchSerializer(batch, context=self.get_serializer_context()).data
         return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
 
     @staticmethod
-    def _refuse_large_body(request: Request) -> None:
+    def _refuse_large_body(request: Request, overhead: int = MULTIPART_OVERHEAD) -> None:
+        """413 from the Content-Length alone, before the body is read."""
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
-        if length > max_upload_bytes() + MULTIPART_OVERHEAD:
+        if length > max_upload_bytes() + overhead:
             try:
                 check_size(length)
             except BatchInputError as exc:
                 raise UploadTooLarge(exc.message) from exc
+
+    @staticmethod
+    def _json_body(request: Request) -> bytes:
+        """The JSON body as UTF-8 bytes, read once from the request stream.
+
+        Not through `request.data`: DRF's JSONParser takes `request.body`, which Django
+        caps at DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB, the limit of every other body), while
+        a batch may be as large as SECUREFLOW_MAX_UPLOAD_MB (Content-Length checked by
+        `_refuse_large_body`). The bytes are stored as the batch input as they are; the
+        batch service parses them once to check them."""
+        stream = request.stream
+        limit = max_upload_bytes()
+        raw = stream.read(limit + 1) if stream is not None else b""
+        if len(raw) > limit:  # more than its Content-Length said
+            try:
+                check_size(len(raw))
+            except BatchInputError as exc:
+                raise UploadTooLarge(exc.message) from exc
+        _, params = parse_header_parameters(request.content_type or "")
+        charset = params.get("charset") or "utf-8"
+        try:
+            "".encode(charset)  # a text encoding (not e.g. bz2_codec)
+            if codecs.lookup(charset).name != "utf-8":
+                raw = raw.decode(charset).encode()
+        except (LookupError, UnicodeError) as exc:
+            raise exceptions.ParseError(
+                f"JSON parse error - the body cannot be read as {charset!r}: {exc}"
+            ) from exc
+        return raw
 
     @staticmethod
     def _saved_mapping(name: str, field: str = "mapping_name") -> ColumnMapping:
@@ -316,9 +360,12 @@ class BatchViewSet(
             )
         name = params.get("mapping_name") or ""
         mapping = self._saved_mapping(name) if name else ColumnMapping()
+        content = self._json_body(request)
+        if not content or content.isspace():  # (no stripped copy of a large body)
+            raise serializers.ValidationError(
+                {"transactions": ["The body is empty; expected a JSON array of transactions."]}
+            )
         try:
-            records = parse_json_records(request.data)
-            content = json.dumps(records, default=str).encode()
             return import_batch_create(
                 owner=request.user,
                 source=BatchSource.API,
@@ -331,11 +378,18 @@ class BatchViewSet(
             )
         except BatchInputError as exc:
             self._raise(exc)
+        except RecursionError:
+            raise exceptions.ParseError(NESTED_TOO_DEEPLY) from None
 
     @staticmethod
     def _raise(exc: BatchInputError) -> None:
         if exc.message.startswith("The file is") and "SECUREFLOW_MAX_UPLOAD_MB" in exc.message:
             raise UploadTooLarge(exc.message) from exc
+        if exc.field == "transactions" and isinstance(
+            exc.__cause__, json.JSONDecodeError | UnicodeDecodeError
+        ):
+            # a malformed JSON body, as the API's JSON parser answers it
+            raise exceptions.ParseError(exc.message) from exc
         raise serializers.ValidationError({exc.field: [exc.message]}) from exc
 
     @extend_schema(
