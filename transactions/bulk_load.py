@@ -39,6 +39,7 @@ from transactions.choices import (
     TransactionStatus,
 )
 from transactions.csv_schema import REQUIRED_COLUMNS, TRANSFER_TYPE_CODES
+from transactions.csv_timestamps import localize_wall_time
 from transactions.fast_insert import Constant, insert_rows
 from transactions.models import Account, Counterparty, Customer, Transaction
 
@@ -63,7 +64,8 @@ TEXT_CASE = {
     "channel": "lower",
 }
 SQLITE_LOAD_CACHE_KIB = 256 * 1024  # page cache while loading (index inserts stay in memory)
-_TZ_SUFFIX = r"(?:[zZ]|[+-]\d{2}:?\d{2})$"
+# an offset ends the value: Z, ±hh:mm, ±hhmm, or ±hh after a time (ISO 8601 allows all three)
+_TZ_SUFFIX = r"(?:[zZ]|[+-]\d{2}:?\d{2}|[T ]\d{2}(?::?\d{2}(?::?\d{2}(?:[.,]\d+)?)?)?[+-]\d{2})$"
 MAX_LENGTHS = {
     "id": 64,
     "customer": 64,
@@ -324,9 +326,10 @@ def _timestamps(values: pd.Series) -> pd.Series:
 
 
 def _localize(naive: pd.Series) -> pd.Series:
-    return naive.dt.tz_localize(
-        settings.TIME_ZONE, ambiguous="NaT", nonexistent="shift_forward"
-    ).dt.tz_convert("UTC")
+    """Naive times in the bank's time zone, as the CSV reader takes them: a time skipped
+    by a daylight saving change moves forward past the gap, a repeated one is the earlier
+    instant (csv_reader.localize_wall_time)."""
+    return localize_wall_time(naive, settings.TIME_ZONE)
 
 
 # --- timestamps as text ---------------------------------------------------------------

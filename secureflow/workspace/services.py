@@ -26,8 +26,7 @@ def check_action_refusal(
     investigators and admins), where the change is recorded as a case event."""
     if kind != CheckActionKind.CONFIRM and case is not None and not case.is_active:
         return (
-            f"Case {case.pk} on this transaction is closed: reopen the case to change its "
-            "decision."
+            f"Case {case.pk} on this transaction is closed: reopen the case to change its decision."
         )
     if kind == CheckActionKind.CONFIRM:
         if outcome != "approve" or status != TransactionStatus.APPROVED:

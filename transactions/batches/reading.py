@@ -1,9 +1,10 @@
 """A batch's input: size limit, the header check done at upload, and reading all rows.
 
-CSV files are read by transactions/csv_reader.py: UTF-8 with or without a byte order mark,
-else Latin-1 (or the mapping's "encoding"); the delimiter (, ; tab |) and a decimal comma
-are detected unless the mapping (or the upload's options) says which. JSON input is a list
-of objects with the canonical keys (or the mapping's source names).
+CSV files are read by transactions/csv_reader.py: UTF-8 with or without a byte order mark
+(a UTF-8 file with a few bytes that are not UTF-8 stays UTF-8, the rows holding them are
+rejected), else Windows-1252 (or the mapping's "encoding"); the delimiter (, ; tab |) and a
+decimal comma are detected unless the mapping (or the upload's options) says which. JSON
+input is a list of objects with the canonical keys (or the mapping's source names).
 """
 
 import dataclasses

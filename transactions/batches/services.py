@@ -59,7 +59,7 @@ from transactions.batches.scoring import (
 from transactions.bulk_load import ensure_entities, key_ids
 from transactions.choices import BatchFormat, BatchMode, BatchSource, BatchStatus, ChunkStatus
 from transactions.csv_reader import CsvFormatError
-from transactions.csv_schema import ColumnMapping
+from transactions.csv_schema import ColumnMapping, MappingError
 from transactions.models import ImportBatch, ImportBatchChunk, Transaction
 
 logger = logging.getLogger(__name__)
@@ -269,6 +269,9 @@ def import_batch_prepare(*, batch_id: int, progress: Progress | None = None) -> 
         parsed = read_batch_input(batch.input_path, batch.input_format, _mapping_of(batch))
     except (CsvFormatError, OSError) as exc:
         import_batch_fail(batch_id=batch_id, message=f"The file cannot be imported: {exc}")
+        return False
+    except MappingError as exc:  # a mapping stored before its options were all checked
+        import_batch_fail(batch_id=batch_id, message=f"The mapping cannot be used: {exc}")
         return False
     folder = Path(batch.input_path).parent
     errors_path = folder / "errors.csv"
