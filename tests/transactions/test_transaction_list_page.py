@@ -13,18 +13,13 @@ from django.test import Client
 from cases.services import case_open_for_score
 from detection.models import TransactionScore
 from secureflow.core import roles
+from tests.workspace.conftest import login
 from transactions.models import Account, Counterparty, Customer, Transaction
 
 URL = "/transactions/"
 HTMX = {"HTTP_HX_REQUEST": "true"}
 DUBAI = ZoneInfo("Asia/Dubai")
 START = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
-
-
-def login(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture
