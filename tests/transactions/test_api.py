@@ -347,3 +347,16 @@ def test_concurrent_duplicate_posts_create_one_row(postgres_required, investigat
     assert sorted(statuses) == [200] * 5 + [201]
     assert Transaction.objects.count() == 1
     assert TransactionScore.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_ids_with_slashes_and_dots_are_read_back_as_posted(investigator_api):
+    """A bank's ids such as 2026/11/0042 are accepted by POST, so GET finds them too."""
+    for external_id in ("2026/11/0042", "TX.2026"):
+        created = investigator_api.post(URL, body(id=external_id), format="json")
+        assert created.status_code == 201, created.content
+        response = investigator_api.get(f"{URL}{external_id}/")
+        assert response.status_code == 200, (external_id, response.content)
+        assert response.json()["id"] == external_id
+    assert investigator_api.get(f"{URL}2026/11/").status_code == 404
+    assert len(investigator_api.get(URL).json()["results"]) == 2

@@ -43,7 +43,7 @@ class TransactionViewSet(
     pagination_class = KeysetPagination  # newest first, from where the last page ended
     lookup_field = "external_id"
     lookup_url_kwarg = "external_id"
-    lookup_value_regex = "[^/]+"
+    lookup_value_regex = ".+"  # ids may hold slashes (a bank's "2026/11/0042"), as on the pages
     # POST (a real-time decision) has its own rate (SECUREFLOW_API_RATE_SCORE)
     throttle_scopes = {"create": "score"}
 
