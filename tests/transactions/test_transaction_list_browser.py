@@ -11,7 +11,7 @@ from cases.services import case_open_for_score
 from detection.models import TransactionScore
 from secureflow.core import roles
 from tests.e2e import conftest as e2e
-from transactions.models import Account, Customer, Transaction
+from transactions.models import Account, Counterparty, Customer, Transaction
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 START = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
@@ -21,18 +21,21 @@ START = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
 def bank(transactional_db):
     layla = Account.objects.create(
         customer=Customer.objects.create(external_id="C-100", name="Layla Haddad"),
-        number="AE-100-1",
+        number="AE899906667600000000047100",
     )
     omar = Account.objects.create(
         customer=Customer.objects.create(external_id="C-200", name="Omar Farouk"),
-        number="AE-200-1",
+        number="AE939906667600000000654200",
     )
+    # a bank's real identifiers are long: the table must not widen the page
+    payee = Counterparty.objects.create(identifier="NG0703366676300000001999876543210")
     for n in range(70):
         account = layla if n % 2 else omar
         flagged = n % 5 == 0
         txn = Transaction.objects.create(
             external_id=f"T-{n:03d}",
             account=account,
+            counterparty=payee,
             amount=Decimal("250.00") + n,
             transfer_type="L",
             country="AE",
@@ -51,7 +54,7 @@ def bank(transactional_db):
 
 
 def row_ids(page) -> list[str]:
-    return page.locator("#transaction-table tbody tr.txn-row td.ident a").all_inner_texts()
+    return page.locator("#transaction-table tbody tr.txn-row td.txn-id a").all_inner_texts()
 
 
 def test_an_investigator_filters_pages_and_opens_a_transaction(page, make_user, bank):
@@ -61,6 +64,10 @@ def test_an_investigator_filters_pages_and_opens_a_transaction(page, make_user, 
     page.wait_for_url(re.compile(r"/transactions/$"))
     assert row_ids(page)[:2] == ["T-069", "T-068"]
     assert len(row_ids(page)) == 50
+    # on a laptop screen the table scrolls inside its box; the page itself does not
+    page.set_viewport_size({"width": 1024, "height": 800})
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    page.set_viewport_size({"width": 1360, "height": 900})
 
     # older, then newer: the table is swapped in place and the address follows
     page.locator("#page-older").click()
@@ -69,7 +76,7 @@ def test_an_investigator_filters_pages_and_opens_a_transaction(page, make_user, 
     assert row_ids(page)[0] == "T-019" and len(row_ids(page)) == 20
     page.locator("#page-newer").click()
     page.wait_for_function(
-        "() => document.querySelector('#transaction-table td.ident a')?.textContent === 'T-069'"
+        "() => document.querySelector('#transaction-table td.txn-id a')?.textContent === 'T-069'"
     )
 
     # a filter from the form: only the flagged ones
