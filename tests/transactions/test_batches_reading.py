@@ -244,6 +244,34 @@ def test_reimporting_the_same_file_creates_no_duplicates():
 
 
 @pytest.mark.django_db
+def test_an_id_stored_for_another_transaction_is_a_conflict_not_a_duplicate():
+    """The same export again: duplicates. The same ids for other transactions (another
+    account, amount or time): rejected, naming what differs, and the stored ones kept."""
+    lines = [
+        "S1,2026-03-01T10:00:00Z,C1,AE-1,BEN-1,10.50,AED,L,AE,web",
+        "S2,2026-03-01T10:01:00Z,C1,AE-1,BEN-1,20.00,AED,L,AE,web",
+        "S3,2026-03-01T10:02:00Z,C1,AE-1,BEN-1,30.00,AED,L,AE,web",
+    ]
+    run(f"{HEADER}\n{chr(10).join(lines)}\n".encode())
+    again = [
+        "S1,2026-03-01T14:00:00+04:00,C1,AE-1,BEN-1,10.5,AED,L,AE,web",  # the same instant
+        "S2,2026-03-01T10:01:00Z,C1,AE-1,BEN-1,2000.00,AED,L,AE,web",  # another amount
+        "S3,2026-03-01T10:09:00Z,C2,AE-2,BEN-1,30.00,AED,L,AE,web",  # another account, time
+        "S4,2026-03-01T10:03:00Z,C1,AE-1,BEN-1,40.00,AED,L,AE,web",  # new
+    ]
+    batch = run(f"{HEADER}\n{chr(10).join(again)}\n".encode())
+
+    assert (batch.rows_imported, batch.rows_duplicate, batch.rows_rejected) == (1, 1, 2)
+    assert_totals_add_up(batch)
+    errors = {row["row"]: row for row in error_rows(batch)}
+    assert errors["3"]["column"] == "id" and errors["3"]["value"] == "S2"
+    assert "(amount differ)" in errors["3"]["reason"]
+    assert "(account, timestamp differ)" in errors["4"]["reason"]
+    assert Transaction.objects.get(external_id="S2").amount == Decimal("20.00")
+    assert Transaction.objects.count() == 4
+
+
+@pytest.mark.django_db
 def test_chunk_delivered_twice_is_done_once_and_flagged_scores_are_signalled():
     text = f"{HEADER}\n" + "".join(
         # the same second, many transfers: the velocity rules flag them

@@ -6,7 +6,9 @@ commands call these; nothing else writes a batch):
 1. `import_batch_create` stores the input under the batch's folder (after the size limit
    and a header check) and, unless told otherwise, queues `run_import_batch`.
 2. `import_batch_prepare` (once) reads every row: rejected rows go to the error file,
-   rows whose id is already stored count as duplicates, the customers, accounts and
+   rows whose id is already stored for the same transaction (account, amount, time) count
+   as duplicates, rows whose id is stored for another one are rejected (a conflict), the
+   customers, accounts and
    counterparties of the good rows are created, their features are computed against the
    stored history (score mode), and the rows are cut into chunks staged on disk.
 3. `import_chunk_process` imports (and scores) one chunk in one database transaction
@@ -58,7 +60,7 @@ from transactions.batches.scoring import (
 )
 from transactions.bulk_load import ensure_entities, key_ids
 from transactions.choices import BatchFormat, BatchMode, BatchSource, BatchStatus, ChunkStatus
-from transactions.csv_reader import CsvFormatError
+from transactions.csv_reader import CsvFormatError, RowError
 from transactions.csv_schema import ColumnMapping, MappingError
 from transactions.models import ImportBatch, ImportBatchChunk, Transaction
 
@@ -249,6 +251,52 @@ def _entity_rows(rows: pd.DataFrame) -> pd.DataFrame:
     return rows.loc[keep]
 
 
+CONFLICT_LOOKUP_IDS = 10_000  # stored transactions read per query when comparing
+
+
+def _conflicts_with_stored(rows: pd.DataFrame, duplicate: np.ndarray) -> list[RowError]:
+    """The rows whose id is already stored for a transaction with another account, amount
+    or time (a re-import of the same export is a duplicate; the same id for another
+    transaction is a conflict, as the real-time API's 409)."""
+    if not duplicate.any():
+        return []
+    candidates = rows.loc[duplicate, ["id", "account", "amount", "timestamp", "line"]]
+    found: list[tuple] = []
+    ids = candidates["id"].tolist()
+    for first in range(0, len(ids), CONFLICT_LOOKUP_IDS):
+        found.extend(
+            Transaction.objects.filter(
+                external_id__in=ids[first : first + CONFLICT_LOOKUP_IDS]
+            ).values_list("external_id", "account__number", "amount", "occurred_at")
+        )
+    stored = pd.DataFrame(found, columns=["id", "stored_account", "stored_amount", "stored_at"])
+    both = candidates.merge(stored, on="id", how="inner")
+    if both.empty:
+        return []
+    cents = np.rint(both["amount"].to_numpy(dtype=float) * 100).astype(np.int64)
+    stored_cents = np.array([int(amount * 100) for amount in both["stored_amount"]], np.int64)
+    stored_at = pd.to_datetime(both["stored_at"], utc=True).to_numpy(dtype="datetime64[us]")
+    rows_at = both["timestamp"].dt.tz_convert("UTC").dt.tz_localize(None)
+    differs = {
+        "account": both["account"].to_numpy(dtype=object) != both["stored_account"].to_numpy(),
+        "amount": cents != stored_cents,
+        "timestamp": rows_at.to_numpy(dtype="datetime64[us]") != stored_at,
+    }
+    errors = []
+    for i in np.flatnonzero(np.logical_or.reduce(list(differs.values()))).tolist():
+        names = ", ".join(name for name, mask in differs.items() if mask[i])
+        errors.append(
+            RowError(
+                int(both["line"].iat[i]),
+                "id",
+                f"is already stored for another transaction ({names} differ): give this "
+                "transaction its own id",
+                str(both["id"].iat[i]),
+            )
+        )
+    return errors
+
+
 def import_batch_prepare(*, batch_id: int, progress: Progress | None = None) -> bool:
     """Read, check and stage the batch's rows (see the module doc). Returns False when
     the batch was already prepared (or finished) by someone else, or could not be read
@@ -273,15 +321,26 @@ def import_batch_prepare(*, batch_id: int, progress: Progress | None = None) -> 
     except MappingError as exc:  # a mapping stored before its options were all checked
         import_batch_fail(batch_id=batch_id, message=f"The mapping cannot be used: {exc}")
         return False
+    rows = _sorted_rows(parsed.frame)
+    stored = key_ids(Transaction, "external_id", rows["id"].tolist())
+    duplicate = rows["id"].isin(stored).to_numpy()
+    conflicts = _conflicts_with_stored(rows, duplicate)
+    if conflicts:
+        # an id already stored for another transaction: rejected with the reason, never
+        # counted as a harmless re-import
+        parsed.errors.extend(conflicts)
+        parsed.errors.sort(key=lambda error: error.line)
+        conflicting = rows["line"].isin({error.line for error in conflicts}).to_numpy()
+        duplicate = duplicate & ~conflicting
+        rows = rows.loc[~conflicting].reset_index(drop=True)
+        duplicate = duplicate[~conflicting]
+    rejected = parsed.rejected + len(conflicts)
     folder = Path(batch.input_path).parent
     errors_path = folder / "errors.csv"
     write_error_file(errors_path, parsed.errors)
-    rows = _sorted_rows(parsed.frame)
     timings["read_seconds"] = time.perf_counter() - started
 
     t0 = time.perf_counter()
-    stored = key_ids(Transaction, "external_id", rows["id"].tolist())
-    duplicate = rows["id"].isin(stored).to_numpy()
     rows = rows.loc[~duplicate].reset_index(drop=True)
     if len(rows):
         entities = ensure_entities(_entity_rows(rows))
@@ -322,9 +381,9 @@ def import_batch_prepare(*, batch_id: int, progress: Progress | None = None) -> 
         ImportBatchChunk.objects.bulk_create(chunks)
         duplicates = int(duplicate.sum())
         batch.rows_total = parsed.received
-        batch.rows_rejected = parsed.rejected
+        batch.rows_rejected = rejected
         batch.rows_duplicate = duplicates
-        batch.rows_done = parsed.rejected + duplicates
+        batch.rows_done = rejected + duplicates
         batch.chunks_total = len(chunks)
         batch.errors_path = str(errors_path)
         batch.error_summary = error_summary(parsed.errors)
