@@ -1,7 +1,6 @@
 """What the transaction list page shows, shaped for its template."""
 
 from dataclasses import dataclass
-from urllib.parse import urlencode
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.http import QueryDict
@@ -41,12 +40,18 @@ class TransactionRow:
     case_label: str
 
 
-def _narrowed(query: QueryDict, name: str, value: str) -> str:
-    """The list with the current filters and `name` = `value`, from its first page."""
+def list_url(query: QueryDict, **changes: str | None) -> str:
+    """The list with the current filters changed by `changes` (None: left out), from its
+    first page unless a `cursor` is among them."""
     data = query.copy()
     data.pop("cursor", None)
-    data[name] = value
-    return f"{reverse(LIST_URL_NAME)}?{data.urlencode()}"
+    for name, value in changes.items():
+        if value is None:
+            data.pop(name, None)
+        else:
+            data[name] = value
+    encoded = data.urlencode()
+    return f"{reverse(LIST_URL_NAME)}?{encoded}" if encoded else reverse(LIST_URL_NAME)
 
 
 def transaction_rows(transactions: list[Transaction], *, query: QueryDict) -> list[TransactionRow]:
@@ -70,13 +75,11 @@ def transaction_rows(transactions: list[Transaction], *, query: QueryDict) -> li
                 url=reverse("workspace:check-result", kwargs={"external_id": txn.external_id}),
                 occurred_at=timezone.localtime(txn.occurred_at).strftime("%Y-%m-%d %H:%M:%S"),
                 customer=customer,
-                customer_url=_narrowed(query, "customer", customer),
+                customer_url=list_url(query, customer=customer),
                 account=account.number,
-                account_url=_narrowed(query, "account", account.number),
+                account_url=list_url(query, account=account.number),
                 counterparty=counterparty,
-                counterparty_url=_narrowed(query, "counterparty", counterparty)
-                if counterparty
-                else "",
+                counterparty_url=list_url(query, counterparty=counterparty) if counterparty else "",
                 amount=f"{txn.currency} {txn.amount:,.2f}",
                 transfer_type=txn.transfer_type,
                 transfer_type_label=transfer_types.get(txn.transfer_type, ""),
@@ -91,19 +94,3 @@ def transaction_rows(transactions: list[Transaction], *, query: QueryDict) -> li
             )
         )
     return rows
-
-
-def page_url(query: QueryDict, cursor: str | None) -> str:
-    """The list with the current filters at `cursor` (None: the first page)."""
-    data = query.copy()
-    data.pop("cursor", None)
-    if cursor is not None:
-        data["cursor"] = cursor
-    encoded = data.urlencode()
-    return f"{reverse(LIST_URL_NAME)}?{encoded}" if encoded else reverse(LIST_URL_NAME)
-
-
-def export_url(query: QueryDict) -> str:
-    data = query.copy()
-    data.pop("cursor", None)
-    return f"{reverse(LIST_URL_NAME)}?{urlencode({**data.dict(), 'format': 'csv'})}"

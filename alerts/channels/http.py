@@ -23,36 +23,33 @@ class HttpResponse:
 
 
 class _PinnedHTTPConnection(http.client.HTTPConnection):
-    """Connects to an address resolved and checked beforehand, whatever the name resolves
-    to by then; the Host header still names the host."""
+    """With `address`, connects there (resolved and checked beforehand), whatever the name
+    resolves to by then; the Host header still names the host. Without, as usual."""
 
-    def __init__(self, host: str, port: int | None, *, address: tuple[str, int], timeout: float):
-        super().__init__(host, port, timeout=timeout)
+    def __init__(self, host: str, port: int | None, *, address: tuple[str, int] | None, **kwargs):
+        super().__init__(host, port, **kwargs)
         self._address = address
 
     def connect(self) -> None:
-        self.sock = socket.create_connection(self._address, self.timeout)
+        if self._address is None:
+            super().connect()
+        else:
+            self.sock = socket.create_connection(self._address, self.timeout)
 
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
     """As _PinnedHTTPConnection, over TLS: the certificate is checked against the host name."""
 
-    def __init__(
-        self,
-        host: str,
-        port: int | None,
-        *,
-        address: tuple[str, int],
-        timeout: float,
-        context: ssl.SSLContext,
-    ):
-        super().__init__(host, port, timeout=timeout, context=context)
+    def __init__(self, host: str, port: int | None, *, address: tuple[str, int] | None, **kwargs):
+        super().__init__(host, port, **kwargs)
         self._address = address
-        self._tls = context
 
     def connect(self) -> None:
-        sock = socket.create_connection(self._address, self.timeout)
-        self.sock = self._tls.wrap_socket(sock, server_hostname=self.host)
+        if self._address is None:
+            super().connect()
+        else:
+            sock = socket.create_connection(self._address, self.timeout)
+            self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
 
 
 def http_post(
@@ -78,6 +75,7 @@ def http_post(
         port = parts.port or default_port
     except ValueError:
         raise DeliveryError(f"Not a valid port in {url}", permanent=True) from None
+    address = None
     if guard_destination:
         try:
             address = resolve_webhook_host(parts.hostname, port)
@@ -87,21 +85,17 @@ def http_post(
             raise DeliveryError(f"Could not resolve {parts.hostname}: {exc}") from exc
     connection: http.client.HTTPConnection
     if parts.scheme == "https":
-        context = ssl.create_default_context()
-        if guard_destination:
-            connection = _PinnedHTTPSConnection(
-                parts.hostname, parts.port, address=address, timeout=timeout, context=context
-            )
-        else:
-            connection = http.client.HTTPSConnection(
-                parts.hostname, parts.port, timeout=timeout, context=context
-            )
-    elif guard_destination:
+        connection = _PinnedHTTPSConnection(
+            parts.hostname,
+            parts.port,
+            address=address,
+            timeout=timeout,
+            context=ssl.create_default_context(),
+        )
+    else:
         connection = _PinnedHTTPConnection(
             parts.hostname, parts.port, address=address, timeout=timeout
         )
-    else:
-        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
     target = parts.path or "/"
     if parts.query:
         target += "?" + parts.query

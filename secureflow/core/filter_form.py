@@ -2,7 +2,6 @@
 templates on every request costs more than the table they filter."""
 
 from dataclasses import dataclass
-from datetime import datetime
 
 from django import forms
 from django.utils import timezone
@@ -39,12 +38,10 @@ def _kind(field: forms.Field) -> str:
 def _local_input(value: str) -> str:
     """A date/time as a `datetime-local` box shows it (bank local time); a value it
     cannot show (not a date/time) is kept as typed, so its error is read beside it."""
-    parsed = parse_datetime(value) if value else None
-    if parsed is None:
-        try:
-            parsed = datetime.fromisoformat(value) if value else None
-        except ValueError:
-            return value
+    try:
+        parsed = parse_datetime(value) if value else None
+    except ValueError:  # well formed but not a real date (2026-02-30T10:00)
+        return value
     if parsed is None:
         return value
     if timezone.is_aware(parsed):

@@ -19,18 +19,22 @@ MB = 1024 * 1024
 FORM_OVERHEAD = MB  # the form's other fields and the multipart boundaries
 
 
+def max_upload_bytes() -> int:
+    """The largest batch file or JSON batch body (SECUREFLOW_MAX_UPLOAD_MB)."""
+    return int(settings.SECUREFLOW_MAX_UPLOAD_MB) * MB
+
+
 def body_too_large(request: HttpRequest) -> str | None:
     """The reason to refuse the request's body for its size (None when it may be read)."""
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         return None  # Django reads a body with an unreadable length as empty
-    limit_mb = int(settings.SECUREFLOW_MAX_UPLOAD_MB)
-    if length <= limit_mb * MB + FORM_OVERHEAD:
+    if length <= max_upload_bytes() + FORM_OVERHEAD:
         return None
     return (
-        f"The request is {length / MB:,.1f} MB; the largest file accepted is {limit_mb} MB "
-        "(SECUREFLOW_MAX_UPLOAD_MB)."
+        f"The request is {length / MB:,.1f} MB; the largest file accepted is "
+        f"{settings.SECUREFLOW_MAX_UPLOAD_MB} MB (SECUREFLOW_MAX_UPLOAD_MB)."
     )
 
 

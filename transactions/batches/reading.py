@@ -15,6 +15,7 @@ from typing import Any
 from django.conf import settings
 
 from detection.features.clock import bank_time_zone
+from secureflow.core.request_size import MB, max_upload_bytes
 from transactions.choices import BatchFormat
 from transactions.csv_reader import (
     CsvFormatError,
@@ -26,7 +27,6 @@ from transactions.csv_reader import (
 )
 from transactions.csv_schema import ColumnMapping, MappingError, mapping_from_dict
 
-MB = 1024 * 1024
 HEAD_BYTES = 64 * 1024
 DELIMITERS = {",": ",", ";": ";", "tab": "\t", "\t": "\t", "|": "|"}
 
@@ -38,10 +38,6 @@ class BatchInputError(ValueError):
         super().__init__(message)
         self.message = message
         self.field = field
-
-
-def max_upload_bytes() -> int:
-    return int(settings.SECUREFLOW_MAX_UPLOAD_MB) * MB
 
 
 def check_size(size: int) -> None:

@@ -16,7 +16,7 @@ from secureflow.core.permissions import investigator_required
 from transactions.batches.results import csv_lines
 from transactions.exports import EXPORT_COLUMNS, EXPORT_MAX_ROWS, export_records
 from transactions.filtersets import TransactionFilterSet
-from transactions.presenters import export_url, page_url, transaction_rows
+from transactions.presenters import list_url, transaction_rows
 from transactions.selectors import transactions_for_list
 
 PAGE_SIZE = 50
@@ -50,10 +50,12 @@ def transaction_list(request: HttpRequest) -> HttpResponse:
         "valid": valid,
         "rows": transaction_rows(page.rows, query=query) if page else [],
         "first_page": page is not None and not page.has_previous,
-        "next_url": page_url(query, page.next_cursor) if page and page.has_next else "",
-        "previous_url": page_url(query, page.previous_cursor) if page and page.has_previous else "",
-        "first_url": page_url(query, None),
-        "export_url": export_url(query),
+        "next_url": list_url(query, cursor=page.next_cursor) if page and page.has_next else "",
+        "previous_url": list_url(query, cursor=page.previous_cursor)
+        if page and page.has_previous
+        else "",
+        "first_url": list_url(query),
+        "export_url": list_url(query, format="csv"),
         "export_max_rows": EXPORT_MAX_ROWS,
         "cursor_error": cursor_error,
         "filtered": any(query.get(name) for name in FILTER_NAMES),
