@@ -15,7 +15,8 @@ ADMIN_CLOSE_NOTE = "Closed from the admin site."
 class FeedbackLabelAdmin(admin.ModelAdmin):
     list_display = ("transaction", "is_fraud", "source", "known_at", "created_by")
     list_filter = ("is_fraud", "source")
-    search_fields = ("transaction__external_id", "note")
+    search_fields = ("transaction__external_id", "note", "idempotency_key")
+    readonly_fields = ("idempotency_key",)
     raw_id_fields = ("transaction",)
     list_select_related = ("transaction", "created_by")
     date_hierarchy = "known_at"

@@ -35,6 +35,13 @@ class FeedbackLabel(models.Model):
     )
     note = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    idempotency_key = models.CharField(
+        max_length=128,
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="The API client's Idempotency-Key, unique per client.",
+    )
     counterparty_id = models.BigIntegerField(
         null=True,
         blank=True,
@@ -44,6 +51,14 @@ class FeedbackLabel(models.Model):
 
     class Meta:
         ordering = ["-known_at", "-id"]
+        constraints = [
+            # a client's retry with the same key finds the label it stored (cases.services)
+            models.UniqueConstraint(
+                fields=["created_by", "idempotency_key"],
+                condition=models.Q(idempotency_key__isnull=False),
+                name="label_client_idempotency_key",
+            ),
+        ]
         indexes = [
             models.Index(fields=["transaction", "known_at"], name="label_txn_known"),
             # a payee's labels for the real-time features (cases/label_counterparties.py),

@@ -80,6 +80,12 @@ class FeedbackLabelSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class LabelKeyConflictSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    code = serializers.CharField()
+    label = serializers.IntegerField(help_text="The label stored under this key.")
+
+
 class CaseEventSerializer(serializers.ModelSerializer):
     actor = serializers.CharField(
         source="actor.get_username", read_only=True, default=None, allow_null=True

@@ -2,7 +2,7 @@
 and the read-only cases API."""
 
 from django.db.models import Prefetch, QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -12,11 +12,13 @@ from cases.api.serializers import (
     CaseSerializer,
     FeedbackCreateSerializer,
     FeedbackLabelSerializer,
+    LabelKeyConflictSerializer,
 )
+from cases.feedback import LabelKeyConflict, LabelRequest, feedback_label_record
 from cases.filtersets import CaseFilterSet
 from cases.models import Case, CaseEvent
 from cases.selectors import cases_with_transactions
-from cases.services import feedback_label_create
+from secureflow.core.idempotency import idempotency_key_from, idempotency_key_parameter
 from secureflow.core.permissions import IsInvestigator, IsSecureflowAdmin
 
 
@@ -26,22 +28,55 @@ class FeedbackViewSet(viewsets.GenericViewSet):
 
     @extend_schema(
         request=FeedbackCreateSerializer,
-        responses={201: FeedbackLabelSerializer},
+        parameters=[
+            idempotency_key_parameter(
+                "Optional key (printable ASCII, at most 128 characters), your own: a retry "
+                "with the same key and label returns the stored label (200)."
+            )
+        ],
+        responses={
+            201: FeedbackLabelSerializer,
+            200: OpenApiResponse(
+                FeedbackLabelSerializer,
+                description="A retry: the label stored before, under the same Idempotency-Key, "
+                "or the same transaction, verdict, source and known_at.",
+            ),
+            409: OpenApiResponse(
+                LabelKeyConflictSerializer,
+                description="The Idempotency-Key was used for a different label.",
+            ),
+        },
         summary="Record what the bank learned about a transaction",
     )
     def create(self, request: Request) -> Response:
         serializer = FeedbackCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        idempotency_key = idempotency_key_from(request)
         data = serializer.validated_data
-        label = feedback_label_create(
+        label_request = LabelRequest(
             txn=data["transaction"],
             is_fraud=data["is_fraud"],
             source=data["source"],
             known_at=data["known_at"],
-            created_by=request.user,
             note=data["note"],
         )
-        return Response(FeedbackLabelSerializer(label).data, status=status.HTTP_201_CREATED)
+        try:
+            recorded = feedback_label_record(
+                request=label_request, client=request.user, idempotency_key=idempotency_key
+            )
+        except LabelKeyConflict as conflict:
+            return Response(
+                {
+                    "detail": conflict.message,
+                    "code": "idempotency_conflict",
+                    "label": conflict.existing.pk,
+                },
+                status=status.HTTP_409_CONFLICT,
+            )
+        return Response(
+            FeedbackLabelSerializer(recorded.label).data,
+            status=status.HTTP_201_CREATED if recorded.created else status.HTTP_200_OK,
+        )
 
 
 class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

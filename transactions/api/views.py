@@ -1,15 +1,14 @@
 """Transactions API: submit for a real-time decision, list and read decisions."""
 
-import re
-
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from secureflow.core.idempotency import idempotency_key_from, idempotency_key_parameter
 from secureflow.core.pagination import KeysetPagination
 from secureflow.core.permissions import IsInvestigator, IsSecureflowAdmin
 from transactions.api.serializers import (
@@ -25,10 +24,6 @@ from transactions.models import Transaction
 from transactions.selectors import transactions_with_decisions
 from transactions.services import IdempotencyConflict, transaction_submit
 
-IDEMPOTENCY_HEADER = "Idempotency-Key"
-IDEMPOTENCY_KEY_MAX_LENGTH = 128
-# printable ASCII, no spaces at either end (surrounding spaces are stripped first)
-IDEMPOTENCY_KEY_PATTERN = re.compile(r"[!-~](?:[ -~]*[!-~])?")
 EXTERNAL_ID_MAX_LENGTH = 64
 
 
@@ -64,19 +59,9 @@ class TransactionViewSet(
     @extend_schema(
         request=TransactionSubmitSerializer,
         parameters=[
-            OpenApiParameter(
-                IDEMPOTENCY_HEADER,
-                {
-                    "type": "string",
-                    "maxLength": IDEMPOTENCY_KEY_MAX_LENGTH,
-                    "pattern": "^[!-~]([ -~]*[!-~])?$",
-                },
-                OpenApiParameter.HEADER,
-                required=False,
-                description=(
-                    "Optional key (printable ASCII, at most 128 characters); a retry with "
-                    "the same key and body is a replay."
-                ),
+            idempotency_key_parameter(
+                "Optional key (printable ASCII, at most 128 characters); a retry with the "
+                "same key and body is a replay."
             )
         ],
         responses={
@@ -91,7 +76,7 @@ class TransactionViewSet(
     )
     def create(self, request: Request) -> Response:
         validated = submission_validated(request.data)
-        idempotency_key = self._idempotency_key(request)
+        idempotency_key = idempotency_key_from(request)
         try:
             txn, score, created = transaction_submit(
                 data=validated,
@@ -114,19 +99,3 @@ class TransactionViewSet(
         score.transaction = txn
         body = decision_data(score)
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
-
-    @staticmethod
-    def _idempotency_key(request: Request) -> str | None:
-        key = (request.headers.get(IDEMPOTENCY_HEADER) or "").strip()
-        if len(key) > IDEMPOTENCY_KEY_MAX_LENGTH:
-            raise ValidationError(
-                {
-                    IDEMPOTENCY_HEADER: [
-                        f"Ensure this header has no more than "
-                        f"{IDEMPOTENCY_KEY_MAX_LENGTH} characters."
-                    ]
-                }
-            )
-        if key and not IDEMPOTENCY_KEY_PATTERN.fullmatch(key):
-            raise ValidationError({IDEMPOTENCY_HEADER: ["Use printable ASCII characters only."]})
-        return key or None

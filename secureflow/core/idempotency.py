@@ -1,0 +1,46 @@
+"""The `Idempotency-Key` header of the API's POST operations: a client's retry of a request
+it already sent (a timeout, a dropped connection) carries the same key and gets the stored
+answer instead of a second row."""
+
+import re
+
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_KEY_MAX_LENGTH = 128
+# printable ASCII, no spaces at either end (surrounding spaces are stripped first)
+IDEMPOTENCY_KEY_PATTERN = re.compile(r"[!-~](?:[ -~]*[!-~])?")
+
+
+def idempotency_key_from(request: Request) -> str | None:
+    """The request's Idempotency-Key (surrounding spaces stripped), None when it has none;
+    a 400 naming the header when the key is too long or not printable ASCII."""
+    key = (request.headers.get(IDEMPOTENCY_HEADER) or "").strip()
+    if len(key) > IDEMPOTENCY_KEY_MAX_LENGTH:
+        raise ValidationError(
+            {
+                IDEMPOTENCY_HEADER: [
+                    f"Ensure this header has no more than {IDEMPOTENCY_KEY_MAX_LENGTH} characters."
+                ]
+            }
+        )
+    if key and not IDEMPOTENCY_KEY_PATTERN.fullmatch(key):
+        raise ValidationError({IDEMPOTENCY_HEADER: ["Use printable ASCII characters only."]})
+    return key or None
+
+
+def idempotency_key_parameter(description: str) -> OpenApiParameter:
+    """The header as documented in the OpenAPI schema."""
+    return OpenApiParameter(
+        IDEMPOTENCY_HEADER,
+        {
+            "type": "string",
+            "maxLength": IDEMPOTENCY_KEY_MAX_LENGTH,
+            "pattern": "^[!-~]([ -~]*[!-~])?$",
+        },
+        OpenApiParameter.HEADER,
+        required=False,
+        description=description,
+    )
