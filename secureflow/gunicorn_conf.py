@@ -8,7 +8,8 @@ from typing import Any
 
 logger = logging.getLogger("secureflow.gunicorn")
 
-worker_class = "gthread"
+# gthread, with keep-alive connections spread evenly over the workers
+worker_class = "secureflow.gunicorn_worker.BalancedThreadWorker"
 keepalive = 30
 
 
@@ -57,3 +58,13 @@ def quit_once(worker: Any) -> None:
 
     signal.signal(signal.SIGQUIT, once)
     signal.signal(signal.SIGINT, once)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """Free the worker's slot in the connection table (in the arbiter, once the worker's
+    process has ended)."""
+    slot = getattr(worker, "connection_slot", None)
+    if slot is not None:
+        from secureflow.gunicorn_worker import CONNECTIONS
+
+        CONNECTIONS.free(slot)

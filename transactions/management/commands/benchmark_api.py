@@ -1,7 +1,7 @@
 """Benchmark the real-time API end to end: gunicorn + database, load from another process.
 
     python manage.py benchmark_api [--requests N] [--concurrency 1,16] [--runs K]
-        [--workers W] [--threads T] [--worker-class gthread|sync] [--json PATH]
+        [--workers W] [--threads T] [--worker-class balanced|gthread|sync] [--json PATH]
 
 What it does, against the configured database (PostgreSQL when DATABASE_URL says so):
 
@@ -11,8 +11,9 @@ What it does, against the configured database (PostgreSQL when DATABASE_URL says
    an API token; on PostgreSQL, VACUUM ANALYZE (as autovacuum would have after a bulk
    load) and every account's feature summary (as real-time decisions keep them up to date).
 2. Starts gunicorn (`secureflow.wsgi`, production settings, secureflow/gunicorn_conf.py:
-   gthread workers that load the models and SHAP explainers before taking requests) on a
-   free 127.0.0.1 port. Rate limiting stays on, with the score rate set by --score-rate.
+   threaded workers that load the models and SHAP explainers before taking requests and
+   share the keep-alive connections evenly) on a free 127.0.0.1 port. Rate limiting stays
+   on, with the score rate set by --score-rate.
 3. Builds request bodies from stored transactions (account, customer, counterparty,
    amount, type, country, channel of a random sample), with new ids and timestamps that
    continue after the newest stored transaction at the bank's own average pace, so
@@ -61,6 +62,11 @@ from transactions.models import Transaction
 BENCH_USER = "benchmark-api"
 SAMPLE_ROWS = 5000
 ROOT = Path(settings.BASE_DIR)
+WORKER_CLASSES = {
+    "balanced": "secureflow.gunicorn_worker.BalancedThreadWorker",
+    "gthread": "gthread",
+    "sync": "sync",
+}
 
 
 def database_url() -> str:
@@ -144,10 +150,12 @@ class Command(BaseCommand):
         parser.add_argument("--threads", type=int, default=2, help="threads per process")
         parser.add_argument(
             "--worker-class",
-            choices=["gthread", "sync"],
-            default="gthread",
-            help="gunicorn workers: gthread (keep-alive connections) or sync (one request "
-            "per connection, a free worker takes the next one; --threads is then 1)",
+            choices=sorted(WORKER_CLASSES),
+            default="balanced",
+            help="gunicorn workers: balanced (gthread, keep-alive connections spread evenly "
+            "over the workers; the default of secureflow/gunicorn_conf.py), gthread "
+            "(gunicorn's own: whichever worker wakes first takes a connection) or sync (one "
+            "request per connection, a free worker takes the next one; --threads is then 1)",
         )
         parser.add_argument(
             "--score-rate",
@@ -366,7 +374,7 @@ class Command(BaseCommand):
                 "--threads",
                 str(options["threads"]),
                 "--worker-class",
-                options["worker_class"],
+                WORKER_CLASSES[options["worker_class"]],
                 "--keep-alive",
                 "30",
                 "--log-level",
