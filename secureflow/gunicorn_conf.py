@@ -67,4 +67,4 @@ def child_exit(server: Any, worker: Any) -> None:
     if slot is not None:
         from secureflow.gunicorn_worker import CONNECTIONS
 
-        CONNECTIONS.free(slot)
+        CONNECTIONS.release(slot, worker.pid)

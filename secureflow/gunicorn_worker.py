@@ -13,7 +13,9 @@ created in gunicorn's arbiter before it forks the workers: each worker writes it
 count before it waits for events and reads the others'. A worker that may not accept
 looks again every few milliseconds; the least loaded worker always may, so a new
 connection never waits for a crowded one. A slot is given to each worker when the arbiter
-creates it, and given again once that worker's process is gone.
+creates it; it is freed when the worker starts to stop, when the arbiter sees its process
+end (`child_exit` in secureflow/gunicorn_conf.py), or, for a worker killed without either,
+when a sibling finds its process gone.
 
 Use it with `--worker-class secureflow.gunicorn_worker.BalancedThreadWorker` (the default
 in secureflow/gunicorn_conf.py).
@@ -72,6 +74,11 @@ class ConnectionTable:
     def free(self, index: int) -> None:
         self._write(index, 0, 0)
 
+    def release(self, index: int, pid: int) -> None:
+        """Free the slot if it is still this process's (given to it, or started by it)."""
+        if self._read(index)[0] in (pid, -1):
+            self.free(index)
+
     def count(self, index: int, connections: int) -> None:
         struct.pack_into("q", self._memory, index * _SLOT.size + 8, connections)
 
@@ -107,9 +114,13 @@ class BalancedThreadWorker(ThreadWorker):
         super().init_process()
 
     def _may_accept(self) -> bool:
-        if self.nr_conns >= self.worker_connections:
+        if not self.alive:
+            # stopping: no new connections here, and its siblings no longer count it
+            CONNECTIONS.release(self.connection_slot, os.getpid())
             return False
         CONNECTIONS.count(self.connection_slot, self.nr_conns)
+        if self.nr_conns >= self.worker_connections:
+            return False
         fewest = CONNECTIONS.fewest()
         return fewest is None or self.nr_conns <= fewest
 
