@@ -7,9 +7,9 @@ keep that from storing the same fact twice:
 - **Idempotency-Key.** A key is the client's own (unique per API user): the same key with
   the same label returns the stored label; with another label it is a conflict. When the
   retry leaves out `known_at` (default: when it was first stored), any stored time matches.
-- **The same fact.** Without a key, a label whose transaction, verdict, source and
-  `known_at` (sent explicitly) equal a stored label's is that label, the rule the label
-  file import follows (detection/labels_import.py).
+- **The same fact.** Otherwise (no key, or a key not used before), a label whose
+  transaction, verdict, source and `known_at` (sent explicitly) equal a stored label's is
+  that label, the rule the label file import follows (detection/labels_import.py).
 
 Label writes for one transaction are serialized by a lock on its row, so two retries
 arriving together still store one label; a key reused at the same moment for another

@@ -52,7 +52,7 @@ class FeedbackLabel(models.Model):
     class Meta:
         ordering = ["-known_at", "-id"]
         constraints = [
-            # a client's retry with the same key finds the label it stored (cases.services)
+            # a client's retry with the same key finds the label it stored (cases.feedback)
             models.UniqueConstraint(
                 fields=["created_by", "idempotency_key"],
                 condition=models.Q(idempotency_key__isnull=False),
