@@ -18,7 +18,11 @@ from cases.feedback import LabelKeyConflict, LabelRequest, feedback_label_record
 from cases.filtersets import CaseFilterSet
 from cases.models import Case, CaseEvent
 from cases.selectors import cases_with_transactions
-from secureflow.core.idempotency import idempotency_key_from, idempotency_key_parameter
+from secureflow.core.idempotency import (
+    idempotency_conflict,
+    idempotency_key_from,
+    idempotency_key_parameter,
+)
 from secureflow.core.permissions import IsInvestigator, IsSecureflowAdmin
 
 
@@ -65,14 +69,7 @@ class FeedbackViewSet(viewsets.GenericViewSet):
                 request=label_request, client=request.user, idempotency_key=idempotency_key
             )
         except LabelKeyConflict as conflict:
-            return Response(
-                {
-                    "detail": conflict.message,
-                    "code": "idempotency_conflict",
-                    "label": conflict.existing.pk,
-                },
-                status=status.HTTP_409_CONFLICT,
-            )
+            return idempotency_conflict(conflict.message, label=conflict.existing.pk)
         return Response(
             FeedbackLabelSerializer(recorded.label).data,
             status=status.HTTP_201_CREATED if recorded.created else status.HTTP_200_OK,

@@ -5,8 +5,10 @@ answer instead of a second row."""
 import re
 
 from drf_spectacular.utils import OpenApiParameter
+from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
+from rest_framework.response import Response
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_KEY_MAX_LENGTH = 128
@@ -43,4 +45,12 @@ def idempotency_key_parameter(description: str) -> OpenApiParameter:
         OpenApiParameter.HEADER,
         required=False,
         description=description,
+    )
+
+
+def idempotency_conflict(message: str, **stored: object) -> Response:
+    """409: the key (or id) was used for a different body; `stored` names what it holds."""
+    return Response(
+        {"detail": message, "code": "idempotency_conflict", **stored},
+        status=status.HTTP_409_CONFLICT,
     )

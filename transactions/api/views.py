@@ -8,7 +8,11 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from secureflow.core.idempotency import idempotency_key_from, idempotency_key_parameter
+from secureflow.core.idempotency import (
+    idempotency_conflict,
+    idempotency_key_from,
+    idempotency_key_parameter,
+)
 from secureflow.core.pagination import KeysetPagination
 from secureflow.core.permissions import IsInvestigator, IsSecureflowAdmin
 from transactions.api.serializers import (
@@ -84,14 +88,7 @@ class TransactionViewSet(
                 user=request.user,
             )
         except IdempotencyConflict as conflict:
-            return Response(
-                {
-                    "detail": conflict.message,
-                    "code": "idempotency_conflict",
-                    "transaction": conflict.existing.external_id,
-                },
-                status=status.HTTP_409_CONFLICT,
-            )
+            return idempotency_conflict(conflict.message, transaction=conflict.existing.external_id)
         except DjangoValidationError as error:
             raise ValidationError(
                 error.message_dict if hasattr(error, "error_dict") else error.messages
