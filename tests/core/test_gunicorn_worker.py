@@ -129,3 +129,16 @@ def test_a_killed_worker_does_not_stop_new_connections(server):
     held = Counter({pid: n for pid, n in first.items() if pid != killed}) + later
     assert sum(later.values()) == 6
     assert max(held.values()) - min(held.values()) <= 1, held
+
+
+def test_a_stopping_worker_takes_no_new_connections(server):
+    server.booted(WORKERS)
+    first = Counter(server.connect_together(3))
+    stopping = next(iter(first))
+    os.kill(stopping, signal.SIGTERM)  # graceful: it keeps its connection open for a while
+    time.sleep(0.3)
+
+    later = Counter(server.connect_together(6))
+
+    assert stopping not in later
+    assert sum(later.values()) == 6
