@@ -45,6 +45,7 @@ class Server:
     def __init__(self, tmp_path: Path) -> None:
         self.port = _free_port()
         self.log = tmp_path / "gunicorn.log"
+        self._log_file = self.log.open("w")
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -64,7 +65,7 @@ class Server:
             ],
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
-            stderr=self.log.open("w"),
+            stderr=self._log_file,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
         )
         self.open: list[socket.socket] = []
@@ -96,6 +97,7 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout=30)
+        self._log_file.close()
 
 
 @pytest.fixture
