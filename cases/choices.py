@@ -9,6 +9,14 @@ class LabelSource(models.TextChoices):
     IMPORT = "import", "Imported with the data"
 
 
+# What the bank reports from outside the case workflow (label files uploaded on the page)
+REPORTED_LABEL_SOURCES = (
+    LabelSource.CHARGEBACK,
+    LabelSource.CUSTOMER_CONFIRMATION,
+    LabelSource.API,
+)
+
+
 class CaseStatus(models.TextChoices):
     OPEN = "open", "Open"
     IN_PROGRESS = "in_progress", "In progress"

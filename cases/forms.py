@@ -5,7 +5,7 @@ from typing import Any
 from django import forms
 from django.contrib.auth import get_user_model
 
-from cases.choices import CaseAction, CaseResolution
+from cases.choices import REPORTED_LABEL_SOURCES, CaseAction, CaseResolution, LabelSource
 from cases.selectors import investigators
 
 NOTE_MAX_LENGTH = 4000
@@ -114,3 +114,18 @@ class BulkActionForm(forms.Form):
             if not (data.get("note") or "").strip():
                 self.add_error("note", "Closing cases in bulk needs a note.")
         return data
+
+
+class LabelUploadForm(forms.Form):
+    """A file of labels the bank learned (chargebacks, customer confirmations)."""
+
+    file = forms.FileField(
+        label="Labels file (CSV)",
+        widget=forms.ClearableFileInput(attrs={"id": "labels-file", "accept": ".csv,text/csv"}),
+    )
+    source = forms.ChoiceField(
+        label="Source of rows without one",
+        choices=[(value, LabelSource(value).label) for value in REPORTED_LABEL_SOURCES],
+        initial=LabelSource.CHARGEBACK,
+        widget=forms.Select(attrs={"id": "labels-source"}),
+    )

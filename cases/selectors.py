@@ -49,6 +49,13 @@ def latest_labels(*, known_before: datetime | None = None) -> QuerySet[FeedbackL
     return labels.filter(id=Subquery(newest.values("id")[:1]))
 
 
+def recent_labels(*, limit: int = 50) -> QuerySet[FeedbackLabel]:
+    """The labels recorded last (newest first), for the labels page."""
+    return FeedbackLabel.objects.select_related("transaction", "created_by").order_by(
+        "-created_at", "-id"
+    )[:limit]
+
+
 def labels_frame(*, known_before: datetime | None = None) -> pd.DataFrame:
     """Labels as a frame: transaction_id, is_fraud, known_at (UTC)."""
     rows = latest_labels(known_before=known_before).values_list(

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from cases import views
+from cases import label_views, views
 
 app_name = "cases"
 
@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.queue, name="queue"),
     path("claim-next/", views.claim_next, name="claim-next"),
     path("bulk/", views.bulk, name="bulk"),
+    path("labels/", label_views.labels, name="labels"),
     path("<int:pk>/", views.detail, name="detail"),
     path("<int:pk>/action/", views.action, name="action"),
 ]

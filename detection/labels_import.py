@@ -109,16 +109,33 @@ def _read_rows(text: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     return header, rows
 
 
+def decode_label_file(content: bytes) -> str:
+    """The text of an uploaded label file: UTF-8 (with or without BOM), else Windows-1252
+    (which Latin-1 exports also read as)."""
+    try:
+        return content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return content.decode("cp1252")
+    except UnicodeDecodeError as exc:
+        raise LabelFileError(
+            f"the file is neither UTF-8 nor Windows-1252 text (byte {exc.start + 1})"
+        ) from exc
+
+
 def labels_import(
     *,
     path: str | Path | None = None,
     text: str | None = None,
     default_source: str = LabelSource.CHARGEBACK,
     created_by: AbstractBaseUser | None = None,
+    sources: tuple[str, ...] = IMPORT_SOURCES,
 ) -> LabelImportResult:
     """Validate every row, store the good ones as FeedbackLabel rows (one transaction),
-    skip the ones already stored, and report the bad ones (line, column, reason)."""
-    if default_source not in IMPORT_SOURCES:
+    skip the ones already stored, and report the bad ones (line, column, reason).
+    `sources`: the label sources rows may carry (the page leaves out case decisions)."""
+    if default_source not in sources:
         raise LabelFileError(f"'{default_source}' is not a label source")
     if text is None:
         if path is None:
@@ -154,11 +171,9 @@ def labels_import(
             reason = "missing" if not word else f"'{row['label']}' is not fraud or legitimate"
             errors.append(RowError(line, "label", reason))
         source = row.get("source", "").lower() or default_source
-        if source not in IMPORT_SOURCES:
+        if source not in sources:
             errors.append(
-                RowError(
-                    line, "source", f"'{row['source']}' is not one of {', '.join(IMPORT_SOURCES)}"
-                )
+                RowError(line, "source", f"'{row['source']}' is not one of {', '.join(sources)}")
             )
         reported_at = _parse_moment(row["reported_at"]) if row["reported_at"] else None
         if reported_at is None:
