@@ -25,16 +25,8 @@ from django.db import transaction as db_transaction
 from django.utils import timezone
 
 from cases.models import FeedbackLabel
+from secureflow.core.idempotency import IdempotencyConflict
 from transactions.models import Transaction
-
-
-class LabelKeyConflict(Exception):
-    """The client's Idempotency-Key was already used for another label."""
-
-    def __init__(self, message: str, existing: FeedbackLabel) -> None:
-        super().__init__(message)
-        self.message = message
-        self.existing = existing
 
 
 @dataclass(frozen=True)
@@ -73,10 +65,10 @@ def _keyed_label(client: AbstractBaseUser, key: str) -> FeedbackLabel | None:
 
 def _replay(request: LabelRequest, existing: FeedbackLabel, key: str) -> RecordedLabel:
     if not request.matches(existing):
-        raise LabelKeyConflict(
+        raise IdempotencyConflict(
             f"Idempotency-Key {key!r} was already used for label {existing.pk} "
             f"(transaction {existing.transaction.external_id!r}) with a different body.",
-            existing,
+            existing=existing,
         )
     return RecordedLabel(existing, created=False)
 
@@ -86,7 +78,7 @@ def feedback_label_record(
     *, request: LabelRequest, client: AbstractBaseUser, idempotency_key: str | None = None
 ) -> RecordedLabel:
     """Store the client's label, or return the stored one this request repeats (see the
-    module's rules); LabelKeyConflict when the key belongs to another label."""
+    module's rules); IdempotencyConflict when the key belongs to another label."""
     # one writer of this transaction's labels at a time
     list(Transaction.objects.select_for_update().filter(pk=request.txn.pk).values_list("pk"))
     if idempotency_key:

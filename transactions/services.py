@@ -25,20 +25,12 @@ from detection.scoring.service import (
     transaction_score_create,
     transaction_score_stored,
 )
+from secureflow.core.idempotency import IdempotencyConflict
 from secureflow.core.prepared import PreparedStatement
 from secureflow.core.row_insert import insert_columns, mark_saved, row_values
 from transactions.models import Account, Counterparty, Customer, Transaction
 
 CENT = Decimal("0.01")
-
-
-class IdempotencyConflict(Exception):
-    """The transaction id or Idempotency-Key was already used for a different request."""
-
-    def __init__(self, message: str, *, existing: Transaction) -> None:
-        super().__init__(message)
-        self.message = message
-        self.existing = existing
 
 
 def request_fingerprint(data: dict[str, Any]) -> str:

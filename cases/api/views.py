@@ -14,11 +14,12 @@ from cases.api.serializers import (
     FeedbackLabelSerializer,
     LabelKeyConflictSerializer,
 )
-from cases.feedback import LabelKeyConflict, LabelRequest, feedback_label_record
+from cases.feedback import LabelRequest, feedback_label_record
 from cases.filtersets import CaseFilterSet
 from cases.models import Case, CaseEvent
 from cases.selectors import cases_with_transactions
 from secureflow.core.idempotency import (
+    IdempotencyConflict,
     idempotency_conflict,
     idempotency_key_from,
     idempotency_key_parameter,
@@ -68,7 +69,7 @@ class FeedbackViewSet(viewsets.GenericViewSet):
             recorded = feedback_label_record(
                 request=label_request, client=request.user, idempotency_key=idempotency_key
             )
-        except LabelKeyConflict as conflict:
+        except IdempotencyConflict as conflict:
             return idempotency_conflict(conflict.message, label=conflict.existing.pk)
         return Response(
             FeedbackLabelSerializer(recorded.label).data,

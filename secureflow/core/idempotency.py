@@ -4,6 +4,7 @@ answer instead of a second row."""
 
 import re
 
+from django.db.models import Model
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
@@ -14,6 +15,16 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_KEY_MAX_LENGTH = 128
 # printable ASCII, no spaces at either end (surrounding spaces are stripped first)
 IDEMPOTENCY_KEY_PATTERN = re.compile(r"[!-~](?:[ -~]*[!-~])?")
+
+
+class IdempotencyConflict(Exception):
+    """An id or Idempotency-Key was already used for a different request; `existing` is
+    what it stored."""
+
+    def __init__(self, message: str, *, existing: Model) -> None:
+        super().__init__(message)
+        self.message = message
+        self.existing = existing
 
 
 def idempotency_key_from(request: Request) -> str | None:

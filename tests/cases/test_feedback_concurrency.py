@@ -6,8 +6,9 @@ import pytest
 from django.db import connection, connections
 from django.utils import timezone
 
-from cases.feedback import LabelKeyConflict, LabelRequest, feedback_label_record
+from cases.feedback import LabelRequest, feedback_label_record
 from cases.models import FeedbackLabel
+from secureflow.core.idempotency import IdempotencyConflict
 from tests.conftest import require
 from transactions.models import Transaction
 
@@ -81,7 +82,7 @@ def test_one_key_sent_for_two_transactions_together_stores_one(make_user, custom
 
     stored = FeedbackLabel.objects.get()
     created = [o for o in outcomes if not isinstance(o, BaseException) and o.created]
-    conflicts = [o for o in outcomes if isinstance(o, LabelKeyConflict)]
+    conflicts = [o for o in outcomes if isinstance(o, IdempotencyConflict)]
     replays = [o for o in outcomes if not isinstance(o, BaseException) and not o.created]
     assert len(created) == 1
     assert len(created) + len(conflicts) + len(replays) == SENDERS

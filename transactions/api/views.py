@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from secureflow.core.idempotency import (
+    IdempotencyConflict,
     idempotency_conflict,
     idempotency_key_from,
     idempotency_key_parameter,
@@ -26,7 +27,7 @@ from transactions.api.serializers import (
 from transactions.filtersets import TransactionFilterSet
 from transactions.models import Transaction
 from transactions.selectors import transactions_with_decisions
-from transactions.services import IdempotencyConflict, transaction_submit
+from transactions.services import transaction_submit
 
 EXTERNAL_ID_MAX_LENGTH = 64
 

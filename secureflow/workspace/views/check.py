@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
 
+from secureflow.core.idempotency import IdempotencyConflict
 from secureflow.core.permissions import investigator_required
 from secureflow.workspace.forms import (
     CheckActionForm,
@@ -22,7 +23,7 @@ from secureflow.workspace.presenters import check_result
 from secureflow.workspace.selectors import account_search, checked_transaction, counterparty_search
 from secureflow.workspace.services import check_action_record
 from transactions.models import Transaction
-from transactions.services import IdempotencyConflict, transaction_submit
+from transactions.services import transaction_submit
 
 FORM_FIELDS = (
     "account",
