@@ -175,6 +175,7 @@ def case_for_page(*, case_id: int) -> Case:
             "transaction__account__customer",
             "transaction__counterparty",
             "transaction__score",
+            "transaction__submitted_by",
             "assignee",
             "closed_by",
         )

@@ -112,10 +112,20 @@ class Transaction(models.Model):
         null=True, blank=True, help_text="Fraud label supplied with the data, if any."
     )
     source_scenario = models.CharField(max_length=40, blank=True)
-    # Set when the transaction arrived through the API: the client's Idempotency-Key
-    # (if it sent one) and a hash of the normalised request, to tell a replay from a
-    # conflicting re-use of the same id or key.
-    idempotency_key = models.CharField(max_length=128, unique=True, null=True, blank=True)
+    # Set when the transaction arrived through the API or the check page: who sent it (an
+    # API client's user, or the person on the page), the Idempotency-Key the client sent
+    # (if any; each client's keys are its own) and a hash of the normalised request, to
+    # tell a replay from a conflicting re-use of the same id or key.
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,  # who sent a transaction stays on record: deactivate users
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,  # txn_client_idempotency_key leads with it
+        editable=False,
+    )
+    idempotency_key = models.CharField(max_length=128, null=True, blank=True, editable=False)
     request_fingerprint = models.CharField(max_length=64, blank=True, default="")
     # The batch (file or JSON array) that brought the transaction in, if any.
     import_batch = models.ForeignKey(
@@ -153,6 +163,13 @@ class Transaction(models.Model):
         ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gte=Decimal("0")), name="txn_amount_gte_0"),
+            # a client's retry with the same key finds the transaction it sent; another
+            # client's key of the same spelling is another key. Not partial: it also serves
+            # the look-up of a user's transactions (PROTECT), and rows without a key (NULL)
+            # never conflict.
+            models.UniqueConstraint(
+                fields=["submitted_by", "idempotency_key"], name="txn_client_idempotency_key"
+            ),
         ]
 
     def __str__(self) -> str:

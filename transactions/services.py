@@ -87,10 +87,10 @@ def _partial(model: type[Model], values: dict[str, Any]) -> Model:
 
 
 # PostgreSQL, one round trip for what a submission needs to know first: ids of a stored
-# transaction with this id or Idempotency-Key (an array: no ORDER BY / min(), which could
-# walk the primary key), the account row locked with its customer's id and home country, and
-# the counterparty. The lock is taken in a materialized CTE so that a missing account still
-# gives a row.
+# transaction with this id or with this client's Idempotency-Key (an array: no ORDER BY /
+# min(), which could walk the primary key), the account row locked with its customer's id
+# and home country, and the counterparty. The lock is taken in a materialized CTE so that a
+# missing account still gives a row.
 _SUBMISSION_LOOKUP_SQL = """
 WITH acc AS MATERIALIZED (
     SELECT a.id, a.customer_id, c.external_id, c.home_country
@@ -99,7 +99,9 @@ WITH acc AS MATERIALIZED (
        FOR UPDATE OF a
 )
 SELECT ARRAY(SELECT t.id FROM {txn} t
-              WHERE t.external_id = %(external_id)s OR t.idempotency_key = %(key)s LIMIT 2),
+              WHERE t.external_id = %(external_id)s
+                 OR (t.submitted_by_id = %(client)s AND t.idempotency_key = %(key)s)
+              LIMIT 2),
        acc.id, acc.customer_id, acc.external_id, acc.home_country, cp.id, cp.country
   FROM (SELECT 1) one
   LEFT JOIN acc ON true
@@ -115,7 +117,9 @@ class _Lookup:
     counterparty: Counterparty | None
 
 
-def _lookup_postgresql(*, data: dict[str, Any], idempotency_key: str | None) -> _Lookup:
+def _lookup_postgresql(
+    *, data: dict[str, Any], idempotency_key: str | None, client_id: int | None
+) -> _Lookup:
     global _submission_lookup
     if _submission_lookup is None:
         _submission_lookup = PreparedStatement(
@@ -134,6 +138,7 @@ def _lookup_postgresql(*, data: dict[str, Any], idempotency_key: str | None) -> 
                 "account": data["account"],
                 "external_id": data["id"],
                 "key": idempotency_key,
+                "client": client_id,
                 "counterparty": data.get("counterparty") or None,
             },
         )
@@ -157,8 +162,10 @@ def _lookup_postgresql(*, data: dict[str, Any], idempotency_key: str | None) -> 
     return _Lookup(sorted(ids), account, counterparty)
 
 
-def _existing_transaction(*, external_id: str, idempotency_key: str | None) -> Transaction | None:
-    """The stored transaction with this id, else the one with this Idempotency-Key.
+def _existing_transaction(
+    *, external_id: str, idempotency_key: str | None, client_id: int | None
+) -> Transaction | None:
+    """The stored transaction with this id, else the one with this client's Idempotency-Key.
 
     A light id lookup on the unique indexes first (no ORDER BY: with ORDER BY id LIMIT 1
     PostgreSQL may walk the primary key instead); the row is loaded only when found."""
@@ -166,14 +173,15 @@ def _existing_transaction(*, external_id: str, idempotency_key: str | None) -> T
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT id FROM {_table(Transaction)} "  # noqa: S608 - name from the model
-                "WHERE external_id = %s OR idempotency_key = %s LIMIT 2",
-                [external_id, idempotency_key],
+                "WHERE external_id = %s OR (submitted_by_id = %s AND idempotency_key = %s) "
+                "LIMIT 2",
+                [external_id, client_id, idempotency_key],
             )
             ids = [row[0] for row in cursor.fetchall()]
     else:
         condition = Q(external_id=external_id)
-        if idempotency_key:
-            condition |= Q(idempotency_key=idempotency_key)
+        if idempotency_key and client_id is not None:
+            condition |= Q(submitted_by_id=client_id, idempotency_key=idempotency_key)
         ids = list(Transaction.objects.filter(condition).values_list("id", flat=True)[:2])
     return _stored_transaction(ids)
 
@@ -186,7 +194,12 @@ def _stored_transaction(ids: list[int]) -> Transaction | None:
 
 
 def _replay(
-    *, existing: Transaction, fingerprint: str, external_id: str, idempotency_key: str | None
+    *,
+    existing: Transaction,
+    fingerprint: str,
+    external_id: str,
+    idempotency_key: str | None,
+    client_id: int | None,
 ) -> tuple[Transaction, TransactionScore, bool]:
     if existing.external_id != external_id:
         raise IdempotencyConflict(
@@ -194,7 +207,12 @@ def _replay(
             f"{existing.external_id!r}.",
             existing=existing,
         )
-    if idempotency_key and existing.idempotency_key and existing.idempotency_key != idempotency_key:
+    if (
+        idempotency_key
+        and existing.idempotency_key
+        and existing.submitted_by_id == client_id  # another client's keys are not this one's
+        and existing.idempotency_key != idempotency_key
+    ):
         raise IdempotencyConflict(
             f"Transaction {external_id!r} was submitted with a different Idempotency-Key.",
             existing=existing,
@@ -272,7 +290,9 @@ def _insert_new(txn: Transaction) -> bool:
             txn.save(force_insert=True)
     except IntegrityError:
         found = _existing_transaction(
-            external_id=txn.external_id, idempotency_key=txn.idempotency_key
+            external_id=txn.external_id,
+            idempotency_key=txn.idempotency_key,
+            client_id=txn.submitted_by_id,
         )
         if found is None:
             raise
@@ -357,6 +377,11 @@ def transaction_submit(
     Idempotency-Key) with the same body returns the stored decision with created=False;
     with a different body it raises IdempotencyConflict.
 
+    `user` is who sends it (an API client's user, or the person on the check page), kept
+    as `submitted_by`; Idempotency-Keys are looked up among this user's only, while
+    transaction ids are the bank's and one for all clients. A key needs an authenticated
+    user.
+
     Concurrency: the account row is locked (SELECT ... FOR UPDATE) for the rest of the
     database transaction, so submissions for one account are scored one after another,
     each seeing every transaction of the account committed before it. The transaction is
@@ -365,20 +390,20 @@ def transaction_submit(
     duplicates rely on the unique constraints: the loser gets the winner's row.
     """
     external_id: str = data["id"]
+    client_id = user.pk if user is not None and user.is_authenticated else None
+    idempotency_key = idempotency_key or None
+    if idempotency_key and client_id is None:
+        raise ValueError("an Idempotency-Key belongs to a client: pass the authenticated user")
     fingerprint = request_fingerprint(data)
+    keys = {"idempotency_key": idempotency_key, "client_id": client_id}
     if connection.vendor == "postgresql":  # the hot path: one statement for all three
-        lookup = _lookup_postgresql(data=data, idempotency_key=idempotency_key)
+        lookup = _lookup_postgresql(data=data, **keys)
         existing = _stored_transaction(lookup.existing_ids)
     else:
         lookup = _Lookup([], None, None)
-        existing = _existing_transaction(external_id=external_id, idempotency_key=idempotency_key)
+        existing = _existing_transaction(external_id=external_id, **keys)
     if existing is not None:
-        return _replay(
-            existing=existing,
-            fingerprint=fingerprint,
-            external_id=external_id,
-            idempotency_key=idempotency_key,
-        )
+        return _replay(existing=existing, fingerprint=fingerprint, external_id=external_id, **keys)
 
     account = _locked_account(data=data, found=lookup.account)
     counterparty = _counterparty(data=data, found=lookup.counterparty)
@@ -393,7 +418,8 @@ def transaction_submit(
         channel=data.get("channel") or "",
         occurred_at=data["timestamp"],
         received_at=timezone.now(),
-        idempotency_key=idempotency_key or None,
+        submitted_by_id=client_id,
+        idempotency_key=idempotency_key,
         request_fingerprint=fingerprint,
     )
     decision, features, state = decision_for_new_transaction(txn)
@@ -407,14 +433,9 @@ def transaction_submit(
     else:
         stored = _insert_new(txn)
     if not stored:
-        existing = _existing_transaction(external_id=external_id, idempotency_key=idempotency_key)
+        existing = _existing_transaction(external_id=external_id, **keys)
         if existing is None:
             raise IntegrityError(f"transaction {external_id!r} was neither stored nor found")
-        return _replay(
-            existing=existing,
-            fingerprint=fingerprint,
-            external_id=external_id,
-            idempotency_key=idempotency_key,
-        )
+        return _replay(existing=existing, fingerprint=fingerprint, external_id=external_id, **keys)
     score = transaction_score_create(txn=txn, decision=decision, features=features)
     return txn, score, True

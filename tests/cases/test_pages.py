@@ -15,7 +15,8 @@ from django.utils import timezone
 from cases.choices import CaseResolution, CaseStatus
 from cases.models import Case, FeedbackLabel
 from cases.services import case_assign, case_decide, case_note_add
-from transactions.models import Account, Counterparty, Customer, Transaction
+from transactions.choices import BatchSource
+from transactions.models import Account, Counterparty, Customer, ImportBatch, Transaction
 
 pytestmark = pytest.mark.django_db
 QUEUE = reverse("cases:queue")
@@ -352,6 +353,22 @@ def test_case_page_shows_decision_customer_view_and_history(ivy_client, case_wit
     assert "system</strong> opened" in html  # history
     assert 'data-shortcut="a"' in html and "<kbd>a</kbd>" in html
     assert "Force approve" in html
+
+
+def test_case_page_says_how_the_transaction_came_in(ivy_client, make_case, make_user):
+    client_user = make_user("card-switch", role=None)
+    from_api, from_batch, loaded = make_case(), make_case(), make_case()
+    Transaction.objects.filter(pk=from_api.transaction_id).update(submitted_by=client_user)
+    batch = ImportBatch.objects.create(source=BatchSource.UPLOAD, chunk_size=100)
+    Transaction.objects.filter(pk=from_batch.transaction_id).update(import_batch=batch)
+
+    def received(case: Case) -> str:
+        html = ivy_client.get(detail_url(case)).content.decode()
+        return re.search(r"<dt>Received</dt><dd>(.*?)</dd>", html).group(1)
+
+    assert received(from_api).endswith('from <span class="ident">card-switch</span>')
+    assert received(from_batch).endswith(f"in batch {batch.pk}")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", received(loaded))
 
 
 def test_case_page_partial_is_the_panel(ivy_client, make_case):
