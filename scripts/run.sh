@@ -30,6 +30,8 @@ cat <<MSG
   Admin:   http://$host:$port/admin/      API docs: http://$host:$port/api/docs/
   Health:  http://$host:$port/healthz
 $(echo "$logins" | sed 's/^/  /')
+  API key: .venv/bin/python manage.py create_api_key investigator --name demo
+           (prints a key once; send it as "Authorization: Token <key>")
 
   Stop with Ctrl-C.
 MSG

@@ -11,10 +11,10 @@ from urllib.parse import urlparse
 
 import pytest
 from django.conf import settings
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from secureflow.core import roles
+from secureflow.core.api_keys import api_key_create
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -84,7 +84,8 @@ def token_client(make_user):
     def _make(username: str, role: str | None = "Investigator") -> APIClient:
         user = make_user(username, role)
         client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+        key = api_key_create(user=user, name="tests").key
+        client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
         return client
 
     return _make
@@ -123,11 +124,9 @@ def api_client() -> APIClient:
 
 @pytest.fixture
 def investigator_api(investigator) -> APIClient:
-    from rest_framework.authtoken.models import Token
-
     client = APIClient()
-    token, _ = Token.objects.get_or_create(user=investigator)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    key = api_key_create(user=investigator, name="tests").key
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client
 
 

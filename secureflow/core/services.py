@@ -7,7 +7,6 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
 from secureflow.core import roles
 from secureflow.core.models import WorkerHeartbeat
@@ -18,7 +17,6 @@ class DemoLogin:
     username: str
     role: str
     password: str | None  # None when the user already existed (password unchanged)
-    api_token: str
 
 
 @transaction.atomic
@@ -38,8 +36,7 @@ def demo_user_ensure(*, username: str, role: str, password: str | None = None) -
         user.last_name = role
         user.save()
     user.groups.add(Group.objects.get(name=role))
-    token, _ = Token.objects.get_or_create(user=user)
-    return DemoLogin(username=username, role=role, password=new_password, api_token=token.key)
+    return DemoLogin(username=username, role=role, password=new_password)
 
 
 def worker_heartbeat_record(

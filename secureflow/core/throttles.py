@@ -1,6 +1,6 @@
 """Request rates per API client, shared by every web process through the cache.
 
-A client is the API token it authenticates with (a bank system), else its user (session
+A client is the API key it authenticates with (a bank system), else its user (session
 sign-in), else its address. Each view belongs to a scope with its own rate, read from
 `REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]` (set from the environment in settings):
 
@@ -20,7 +20,6 @@ to (lease - 1) requests per web process early. Without Redis each process counts
 own in its local cache. Rejected requests do not count.
 """
 
-import hashlib
 import math
 import threading
 import time
@@ -161,9 +160,9 @@ class ClientRateThrottle(BaseThrottle):
         self._wait: float | None = None
 
     def client_key(self, request: Request) -> str:
-        token = getattr(request.auth, "key", None)
-        if isinstance(token, str) and token:
-            return "t" + hashlib.sha256(token.encode()).hexdigest()[:24]
+        digest = getattr(request.auth, "digest", None)  # an ApiKey
+        if isinstance(digest, str) and digest:
+            return "t" + digest[:24]
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
             return f"u{user.pk}"

@@ -3,12 +3,12 @@
 import pytest
 from django.contrib.auth.models import Group
 from django.test import Client
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from alerts.models import AlertDelivery, AlertRule, AlertSubscription
 from alerts.services import alert_subscription_create
 from secureflow.core import roles
+from secureflow.core.api_keys import api_key_create
 from tests.alerts.conftest import make_scored
 
 pytestmark = pytest.mark.django_db
@@ -297,7 +297,8 @@ def test_delivery_log_api_is_admin_only_and_uses_the_same_filters(make_user, acc
 
     def api(user) -> APIClient:
         client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+        key = api_key_create(user=user, name="tests").key
+        client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
         return client
 
     assert api(make_user("inv")).get("/api/v1/alert-deliveries/").status_code == 403

@@ -14,11 +14,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from detection.features.spec import FEATURE_INDEX
 from detection.models import TransactionScore
+from secureflow.core.api_keys import api_key_create
 from tests.api.conftest import transaction_body
 from transactions.models import Transaction
 
@@ -61,7 +61,7 @@ def _stored(account: str) -> list[tuple[Transaction, list[float]]]:
 
 @pytest.mark.django_db(transaction=True)
 def test_same_instant_the_kth_committed_sees_k_minus_1(postgres_required, investigator):
-    token = Token.objects.create(user=investigator).key
+    token = api_key_create(user=investigator, name="tests").key
     when = "2026-03-01T10:15:00Z"
     bodies = [
         transaction_body(id=f"SAME-{i}", account="ACC-RACE", timestamp=when, counterparty="")
@@ -80,7 +80,7 @@ def test_same_instant_the_kth_committed_sees_k_minus_1(postgres_required, invest
 
 @pytest.mark.django_db(transaction=True)
 def test_burst_in_30_seconds_matches_commit_order_replay(postgres_required, investigator):
-    token = Token.objects.create(user=investigator).key
+    token = api_key_create(user=investigator, name="tests").key
     start = datetime(2026, 3, 1, 10, 15, tzinfo=UTC)
     # ten transfers within 27 s, posted at once: arrival order is up to the threads
     bodies = [

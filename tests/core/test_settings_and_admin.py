@@ -101,6 +101,8 @@ def test_production_settings_refuse_to_start_without_secret_key():
         "/admin/transactions/counterparty/",
         "/admin/transactions/transaction/",
         "/admin/cases/feedbacklabel/",
+        "/admin/core/apikey/",
+        "/admin/core/apikey/add/",
     ],
 )
 def test_admin_lists_render_for_admin(client, admin_user_sf, url):

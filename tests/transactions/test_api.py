@@ -4,10 +4,10 @@ from decimal import Decimal
 from unittest import mock
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from detection.models import TransactionScore
+from secureflow.core.api_keys import api_key_create
 from transactions import services
 from transactions.models import Account, Counterparty, Customer, Transaction
 
@@ -224,7 +224,7 @@ def test_without_token_is_401(api_client):
 def test_user_without_role_is_403(make_user):
     user = make_user("nobody", role=None)
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_key_create(user=user, name='tests').key}")
 
     assert client.post(URL, body(), format="json").status_code == 403
     assert client.get(URL).status_code == 403
@@ -325,7 +325,7 @@ def test_concurrent_duplicate_posts_create_one_row(postgres_required, investigat
 
     from django.db import connection
 
-    token = Token.objects.create(user=investigator).key
+    token = api_key_create(user=investigator, name="tests").key
     barrier = threading.Barrier(6)
     statuses: list[int] = []
 

@@ -6,10 +6,10 @@ import threading
 import pytest
 from django.db import connection
 from django.db.models import ProtectedError
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from detection.models import TransactionScore
+from secureflow.core.api_keys import api_key_create
 from transactions import services
 from transactions.models import Transaction
 
@@ -96,7 +96,7 @@ def test_the_bank_wide_id_replays_for_any_client_and_conflicts_on_another_body(t
 def test_the_submitting_user_is_kept_and_cannot_be_deleted(make_user):
     user = make_user("card-switch")
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_key_create(user=user, name='tests').key}")
     assert post(client, body("T-1")).status_code == 201
     assert Transaction.objects.get().submitted_by == user
 
@@ -120,7 +120,7 @@ def test_concurrent_retries_of_two_clients_with_one_key(postgres_required, make_
     once under the same key spelling; one more request reuses a client's key for another
     transaction. Each client gets one row; the reuse is a conflict or loses nothing."""
     tokens = {
-        name: Token.objects.create(user=make_user(name)).key
+        name: api_key_create(user=make_user(name), name="tests").key
         for name in ("card-switch", "online-banking")
     }
     jobs = [("card-switch", body("SW-1"))] * 4 + [("online-banking", body("OB-1"))] * 4

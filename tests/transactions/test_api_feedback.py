@@ -1,10 +1,10 @@
 """The feedback API: labels from chargebacks, customer confirmations and other systems."""
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from cases.models import FeedbackLabel
+from secureflow.core.api_keys import api_key_create
 
 URL = "/api/v1/feedback/"
 
@@ -83,7 +83,7 @@ def test_feedback_needs_token_and_role(api_client, make_user, submitted):
 
     user = make_user("nobody", role=None)
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_key_create(user=user, name='tests').key}")
     assert client.post(URL, payload, format="json").status_code == 403
     assert FeedbackLabel.objects.count() == 0
 

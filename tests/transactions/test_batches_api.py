@@ -7,10 +7,10 @@ import json
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from secureflow.core import roles
+from secureflow.core.api_keys import api_key_create
 from transactions.batches.services import (
     import_batch_prepare,
     import_batch_run,
@@ -39,8 +39,8 @@ pytestmark = pytest.mark.usefixtures("batch_settings")
 
 def client_for(user) -> APIClient:
     client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    key = api_key_create(user=user, name="tests").key
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client
 
 

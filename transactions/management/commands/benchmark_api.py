@@ -8,8 +8,9 @@ What it does, against the configured database (PostgreSQL when DATABASE_URL says
 1. Prepares: the database schema (`migrate`); demo data and trained models through
    `setup_demo` when the database has no transactions / no active model (small sizes:
    --demo-customers, --demo-days); a user `benchmark-api` in the Investigator role with
-   an API token; on PostgreSQL, VACUUM ANALYZE (as autovacuum would have after a bulk
-   load) and every account's feature summary (as real-time decisions keep them up to date).
+   an API key (made for the run, the earlier one revoked); on PostgreSQL, VACUUM ANALYZE
+   (as autovacuum would have after a bulk load) and every account's feature summary (as
+   real-time decisions keep them up to date).
 2. Starts gunicorn (`secureflow.wsgi`, production settings, secureflow/gunicorn_conf.py:
    threaded workers that load the models and SHAP explainers before taking requests and
    share the keep-alive connections evenly) on a free 127.0.0.1 port. Rate limiting stays
@@ -53,10 +54,10 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 from django.db.models import Max, Min
-from rest_framework.authtoken.models import Token
 
 from detection.models import ModelVersion, TransactionScore
 from secureflow.core import roles
+from secureflow.core.api_keys import api_key_create, api_key_revoke
 from transactions.models import Transaction
 
 BENCH_USER = "benchmark-api"
@@ -282,7 +283,9 @@ class Command(BaseCommand):
             user.set_unusable_password()
             user.save(update_fields=["password"])
         user.groups.add(Group.objects.get(name=roles.INVESTIGATOR))
-        token, _ = Token.objects.get_or_create(user=user)
+        for earlier in user.api_keys.filter(revoked_at__isnull=True):
+            api_key_revoke(api_key=earlier)  # one live key: the one made for this run
+        issued = api_key_create(user=user, name="benchmark_api")
         if connection.vendor == "postgresql":
             # the counterparties' per-day counts folded, as the beat task does; then what
             # autovacuum does after a bulk load: planner statistics and the visibility map
@@ -292,7 +295,7 @@ class Command(BaseCommand):
             with connection.cursor() as cursor:
                 cursor.execute("VACUUM ANALYZE")
             call_command("rebuild_feature_summaries", stdout=self.stdout)
-        return token.key
+        return issued.key
 
     def _bodies(self, count: int) -> list[dict[str, Any]]:
         """`count` request bodies replaying sampled stored transactions forward in time."""
