@@ -52,7 +52,7 @@ def alert_targets_for_scores(
     """The destinations each score (by id) should be alerted to: organisation rules first,
     then personal subscriptions; one target per channel and destination. `audience`
     defaults to the subscriptions and rules read now."""
-    from alerts.destinations import normalise_destination
+    from alerts.destinations import canonical_destination
 
     if audience is None:
         audience = alert_audience()
@@ -82,9 +82,11 @@ def alert_targets_for_scores(
                 )
             for user_id, email in group_emails.get(rule.recipient_group_id, []):
                 try:
-                    email = normalise_destination(AlertChannel.EMAIL, email)
+                    email = canonical_destination(AlertChannel.EMAIL, email)
                 except ValidationError:  # a member with a malformed address is skipped
                     continue
+                # an address outside the allowed domains gets a delivery that fails, with
+                # the reason in the delivery log (alert_delivery_send), not silence
                 targets.setdefault(
                     (AlertChannel.EMAIL, email),
                     AlertTarget(AlertChannel.EMAIL, email, rule_id=rule.pk, recipient_id=user_id),

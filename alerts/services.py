@@ -32,7 +32,7 @@ from django.utils import timezone
 from alerts.audience import AlertAudience
 from alerts.choices import AlertChannel, DeliveryStatus, SuppressionReason
 from alerts.conf import alert_settings, retry_delay
-from alerts.destinations import in_quiet_hours, new_webhook_secret
+from alerts.destinations import destination_refusal, in_quiet_hours, new_webhook_secret
 from alerts.models import AlertDelivery, AlertRule, AlertSubscription, default_time_zone
 from alerts.selectors import (
     AlertTarget,
@@ -362,6 +362,10 @@ def alert_delivery_send(*, delivery_id: int) -> SendResult:
         "rule",
     ).get(pk=delivery_id)
     try:
+        # the policy may have changed since the destination was saved
+        refusal = destination_refusal(delivery.channel, delivery.destination)
+        if refusal:
+            raise DeliveryError(f"Refused {delivery.destination}: {refusal}", permanent=True)
         time_zone = delivery.subscription.time_zone if delivery.subscription else ""
         message = alert_message_build(delivery=delivery, time_zone=time_zone)
         reference = backend_for(delivery.channel).send(

@@ -299,6 +299,9 @@ TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="https://api.twilio
 SECUREFLOW_WEBHOOK_SECRET = env.str("SECUREFLOW_WEBHOOK_SECRET", default="")
 # Private networks webhook alerts may reach (e.g. the bank's SIEM); public addresses always.
 SECUREFLOW_WEBHOOK_ALLOWED_NETWORKS = env.list("SECUREFLOW_WEBHOOK_ALLOWED_NETWORKS", default=[])
+# where alert e-mail and SMS may go (alerts/destinations.py); empty: anywhere
+SECUREFLOW_ALERT_EMAIL_DOMAINS = env.list("SECUREFLOW_ALERT_EMAIL_DOMAINS", default=[])
+SECUREFLOW_ALERT_SMS_PREFIXES = env.list("SECUREFLOW_ALERT_SMS_PREFIXES", default=[])
 SECUREFLOW_ALERT_HTTP_TIMEOUT = env.float("SECUREFLOW_ALERT_HTTP_TIMEOUT", default=5.0)
 SECUREFLOW_ALERT_MAX_ATTEMPTS = env.int("SECUREFLOW_ALERT_MAX_ATTEMPTS", default=5)
 SECUREFLOW_ALERT_RETRY_BASE_SECONDS = env.float("SECUREFLOW_ALERT_RETRY_BASE_SECONDS", default=30.0)
