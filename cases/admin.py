@@ -5,7 +5,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from cases.choices import CaseResolution
-from cases.models import Case, CaseEvent, FeedbackLabel
+from cases.models import Case, CaseEvent, FeedbackLabel, LabelImport
 from cases.services import BulkResult, CaseError, cases_bulk_assign, cases_bulk_close
 
 ADMIN_CLOSE_NOTE = "Closed from the admin site."
@@ -131,3 +131,24 @@ class CaseEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [field.name for field in CaseEvent._meta.fields]
+
+
+@admin.register(LabelImport)
+class LabelImportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Label files uploaded on the labels page: read only (the worker writes them)."""
+
+    list_display = (
+        "id",
+        "original_filename",
+        "owner",
+        "status",
+        "rows_total",
+        "rows_stored",
+        "rows_present",
+        "rows_rejected",
+        "created_at",
+        "finished_at",
+    )
+    list_filter = ("status", "default_source")
+    search_fields = ("original_filename", "owner__username")
+    list_select_related = ("owner",)

@@ -59,3 +59,10 @@ class CaseAction(models.TextChoices):
 
 
 DECISION_ACTIONS = (CaseAction.APPROVE, CaseAction.REJECT, CaseAction.ESCALATE)
+
+
+class LabelImportStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"

@@ -1,50 +1,58 @@
 """The labels page: upload a file of what the bank learned (chargebacks, customer
-confirmations) and see the labels recorded last. The file is read as `manage.py
-import_labels` reads it (detection/labels_import.py): bad rows are listed with their line,
-column and reason, good rows are stored, and a row already stored is not stored again."""
+confirmations), follow its import, and see the labels recorded last. The page checks the
+file's encoding and header at once and a Celery worker imports the rows
+(cases/label_imports.py), read as `manage.py import_labels` reads them: bad rows are
+listed with their line, column and reason, good rows are stored, and a row already stored
+is not stored again."""
 
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_http_methods
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
 
-from cases.choices import REPORTED_LABEL_SOURCES
 from cases.forms import LabelUploadForm
-from cases.selectors import recent_labels
-from detection.labels_import import (
-    REQUIRED_COLUMNS,
-    LabelFileError,
-    LabelImportResult,
-    decode_label_file,
-    labels_import,
-)
+from cases.label_imports import label_import_create
+from cases.selectors import label_imports_visible_to, recent_labels
+from detection.labels_import import REQUIRED_COLUMNS, LabelFileError
 from secureflow.core.permissions import investigator_required
 
-ERRORS_SHOWN = 500
+POLL_SECONDS = 1
+IMPORTS_LISTED = 10
 
 
 @investigator_required
 @require_http_methods(["GET", "POST"])
 def labels(request: HttpRequest) -> HttpResponse:
     form = LabelUploadForm(request.POST or None, request.FILES or None)
-    result: LabelImportResult | None = None
     if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
         try:
-            result = labels_import(
-                text=decode_label_file(form.cleaned_data["file"].read()),
+            job = label_import_create(
+                owner=request.user,
+                content=upload,
+                filename=upload.name or "",
                 default_source=form.cleaned_data["source"],
-                created_by=request.user,
-                sources=REPORTED_LABEL_SOURCES,
             )
         except LabelFileError as exc:
             form.add_error("file", str(exc))
+        else:
+            return redirect("cases:label-import", pk=job.pk)
     context = {
         "form": form,
-        "result": result,
-        "rejected": len({error.line for error in result.errors}) if result else 0,
-        "errors": result.errors[:ERRORS_SHOWN] if result else [],
-        "errors_hidden": max(len(result.errors) - ERRORS_SHOWN, 0) if result else 0,
         "required_columns": REQUIRED_COLUMNS,
+        "imports": label_imports_visible_to(request.user)[:IMPORTS_LISTED],
         "labels": recent_labels(),
     }
-    status = 400 if request.method == "POST" and result is None else 200
+    status = 400 if request.method == "POST" else 200
     return render(request, "cases/labels.html", context, status=status)
+
+
+@investigator_required
+@require_GET
+def label_import(request: HttpRequest, pk: int) -> HttpResponse:
+    """One label file's import: its progress (polled while it runs), then its totals and
+    its first bad rows."""
+    job = get_object_or_404(label_imports_visible_to(request.user), pk=pk)
+    context = {"job": job, "poll_seconds": POLL_SECONDS}
+    if request.htmx and not request.htmx.boosted:
+        return render(request, "cases/partials/_label_import_status.html", context)
+    return render(request, "cases/label_import.html", context)

@@ -13,6 +13,7 @@ from cases.choices import (
     CaseEventKind,
     CaseResolution,
     CaseStatus,
+    LabelImportStatus,
     LabelSource,
 )
 from detection.models import Outcome
@@ -221,3 +222,51 @@ class CaseEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise CaseEventChangeRefused("Case events cannot be deleted.")
+
+
+class LabelImport(models.Model):
+    """A label file uploaded on the labels page, imported by a Celery worker in parts.
+
+    Each part's labels and the counts below are committed together, so a worker that dies
+    midway is followed by one that starts after the last committed part: every row is
+    counted once and stored at most once. rows_total = stored + present + rejected once
+    done. The file is deleted when the import ends; its first errors stay here."""
+
+    ERRORS_KEPT = 500
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="label_imports",
+    )
+    original_filename = models.CharField(max_length=255, blank=True)
+    default_source = models.CharField(max_length=32, choices=LabelSource.choices)
+    file_path = models.CharField(max_length=500, blank=True, editable=False)
+    status = models.CharField(
+        max_length=8, choices=LabelImportStatus.choices, default=LabelImportStatus.QUEUED
+    )
+    rows_total = models.PositiveIntegerField(default=0)
+    rows_done = models.PositiveIntegerField(default=0)
+    rows_stored = models.PositiveIntegerField(default=0)
+    rows_present = models.PositiveIntegerField(default=0)
+    rows_rejected = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(
+        default=list, blank=True, help_text="The first errors: [line, column, reason]."
+    )
+    errors_total = models.PositiveIntegerField(default=0)
+    failure = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"label file {self.pk} {self.original_filename}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (LabelImportStatus.DONE, LabelImportStatus.FAILED)

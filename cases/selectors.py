@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import (
     Avg,
     Count,
@@ -29,8 +29,8 @@ from django.db.models import (
 )
 from django.utils import timezone
 
-from cases.choices import ACTIVE_STATUSES, CaseStatus
-from cases.models import Case, CaseEvent, FeedbackLabel
+from cases.choices import ACTIVE_STATUSES, CaseStatus, LabelImportStatus
+from cases.models import Case, CaseEvent, FeedbackLabel, LabelImport
 from secureflow.core import roles
 from transactions.models import Account, Transaction
 
@@ -320,4 +320,23 @@ def customer_labels(*, account_ids: list[int], limit: int = 10) -> QuerySet[Feed
         FeedbackLabel.objects.filter(transaction__account_id__in=account_ids)
         .select_related("transaction", "created_by")
         .order_by("-known_at", "-id")[:limit]
+    )
+
+
+# -- label files ---------------------------------------------------------------------------
+def label_imports_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[LabelImport]:
+    """Admins see every label file; investigators see their own."""
+    imports = LabelImport.objects.select_related("owner")
+    if roles.is_admin(user):
+        return imports
+    if not roles.is_investigator(user):
+        return imports.none()
+    return imports.filter(owner=user)
+
+
+def label_imports_unfinished() -> list[int]:
+    return list(
+        LabelImport.objects.filter(
+            status__in=(LabelImportStatus.QUEUED, LabelImportStatus.RUNNING)
+        ).values_list("pk", flat=True)
     )

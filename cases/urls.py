@@ -9,6 +9,7 @@ urlpatterns = [
     path("claim-next/", views.claim_next, name="claim-next"),
     path("bulk/", views.bulk, name="bulk"),
     path("labels/", label_views.labels, name="labels"),
+    path("labels/imports/<int:pk>/", label_views.label_import, name="label-import"),
     path("<int:pk>/", views.detail, name="detail"),
     path("<int:pk>/action/", views.action, name="action"),
 ]

@@ -20,9 +20,12 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any, TextIO
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction as db_transaction
@@ -79,14 +82,25 @@ def _parse_moment(value: str) -> datetime | None:
     return moment
 
 
-def _read_rows(text: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
-    sample = text[: 64 * 1024]
+LabelRow = tuple[int, dict[str, str]]  # (line in the file, cells by lower-case column)
+
+
+def read_label_rows(text: str) -> list[LabelRow]:
+    """The non-blank rows of a label file's text; LabelFileError when the file is empty or
+    lacks a required column."""
+    return list(iter_label_rows(io.StringIO(text, newline="")))
+
+
+def iter_label_rows(stream: TextIO) -> Iterator[LabelRow]:
+    """The non-blank rows of a label file read from `stream` (text, opened with
+    newline=""), one at a time; LabelFileError when the file is empty or lacks a required
+    column (raised before the first row). The delimiter is the one of the header line."""
+    first = stream.readline()
     try:
-        dialect = csv.Sniffer().sniff(sample.splitlines()[0] if sample else ",", ",;\t|")
-        delimiter = dialect.delimiter
+        delimiter = csv.Sniffer().sniff(first or ",", ",;\t|").delimiter
     except csv.Error:
         delimiter = ","
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    reader = csv.reader(itertools.chain([first] if first else [], stream), delimiter=delimiter)
     try:
         header = [h.strip().lower() for h in next(reader)]
     except StopIteration as exc:
@@ -96,17 +110,32 @@ def _read_rows(text: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
         raise LabelFileError(
             f"missing column(s) {', '.join(missing)}; the header has: {', '.join(header)}"
         )
-    rows = []
+    return _rows(reader, header)
+
+
+def _rows(reader: Any, header: list[str]) -> Iterator[LabelRow]:
     for values in reader:
         if not any(v.strip() for v in values):
             continue
-        rows.append(
-            (
-                reader.line_num,
-                {h: (values[i].strip() if i < len(values) else "") for i, h in enumerate(header)},
-            )
+        yield (
+            reader.line_num,
+            {h: (values[i].strip() if i < len(values) else "") for i, h in enumerate(header)},
         )
-    return header, rows
+
+
+def label_file_scan(path: str | Path) -> tuple[str, int]:
+    """(encoding, row count) of a label file on disk, read once as a stream: UTF-8 (with
+    or without BOM), else Windows-1252; LabelFileError when it is neither, is empty or
+    lacks a required column."""
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            with open(path, encoding=encoding, newline="") as stream:
+                return encoding, sum(1 for _ in iter_label_rows(stream))
+        except UnicodeDecodeError as exc:
+            failure = exc
+    raise LabelFileError(
+        f"the file is neither UTF-8 nor Windows-1252 text ({failure.reason} in part of it)"
+    )
 
 
 def decode_label_file(content: bytes) -> str:
@@ -135,8 +164,6 @@ def labels_import(
     """Validate every row, store the good ones as FeedbackLabel rows (one transaction),
     skip the ones already stored, and report the bad ones (line, column, reason).
     `sources`: the label sources rows may carry (the page leaves out case decisions)."""
-    if default_source not in sources:
-        raise LabelFileError(f"'{default_source}' is not a label source")
     if text is None:
         if path is None:
             raise LabelFileError("give a path or the text of the file")
@@ -144,7 +171,27 @@ def labels_import(
             text = Path(path).read_bytes().decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             raise LabelFileError(f"the file is not UTF-8 text ({exc})") from exc
-    _, rows = _read_rows(text)
+    return labels_store(
+        read_label_rows(text),
+        default_source=default_source,
+        created_by=created_by,
+        sources=sources,
+    )
+
+
+def labels_store(
+    rows: list[LabelRow],
+    *,
+    default_source: str = LabelSource.CHARGEBACK,
+    created_by: AbstractBaseUser | None = None,
+    sources: tuple[str, ...] = IMPORT_SOURCES,
+) -> LabelImportResult:
+    """Validate `rows` (from read_label_rows), store the good ones in one database
+    transaction, skip those already stored, and report the bad ones (line, column, reason).
+    A file read in parts gives the same labels as read whole: each part sees the labels the
+    parts before it stored."""
+    if default_source not in sources:
+        raise LabelFileError(f"'{default_source}' is not a label source")
     result = LabelImportResult(rows=len(rows))
     ids = {row["transaction_id"] for _, row in rows if row["transaction_id"]}
     txns: dict[str, tuple[int, datetime]] = {}

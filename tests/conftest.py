@@ -61,6 +61,18 @@ def _fresh_process_caches() -> Iterator[None]:
 
 
 @pytest.fixture
+def eager_celery():
+    """Tasks run in this process as soon as they are enqueued (retries immediately too);
+    tests with a worker process use celery_worker_factory instead."""
+    from secureflow.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield app
+    app.conf.task_always_eager = previous
+
+
+@pytest.fixture
 def make_user(db, django_user_model):
     def _make(username: str = "ivy", role: str | None = roles.INVESTIGATOR, **extra):
         from django.contrib.auth.models import Group

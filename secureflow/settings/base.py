@@ -259,6 +259,7 @@ SECUREFLOW_MODEL_DIR = Path(env.str("SECUREFLOW_MODEL_DIR", default=str(VAR_DIR 
 # (shared storage when workers run on other machines), SHAP-explained rows per chunk.
 SECUREFLOW_MAX_UPLOAD_MB = env.int("SECUREFLOW_MAX_UPLOAD_MB", default=256)
 SECUREFLOW_BATCH_CHUNK_ROWS = env.int("SECUREFLOW_BATCH_CHUNK_ROWS", default=20_000)
+SECUREFLOW_LABEL_PART_ROWS = env.int("SECUREFLOW_LABEL_PART_ROWS", default=5_000)
 SECUREFLOW_BATCH_DIR = Path(env.str("SECUREFLOW_BATCH_DIR", default=str(MEDIA_ROOT / "batches")))
 SECUREFLOW_BATCH_SHAP_ROWS = env.int("SECUREFLOW_BATCH_SHAP_ROWS", default=500)
 

@@ -195,19 +195,6 @@ def http_server():
         server.server_close()
 
 
-# -- Celery in this process -------------------------------------------------------------------
-@pytest.fixture
-def eager_celery():
-    """Tasks run in this process as soon as they are enqueued (retries immediately too);
-    tests with a worker process use celery_worker_factory instead."""
-    from secureflow.celery import app
-
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield app
-    app.conf.task_always_eager = previous
-
-
 @pytest.fixture
 def fast_retries(settings):
     settings.SECUREFLOW_ALERT_RETRY_BASE_SECONDS = 0.01

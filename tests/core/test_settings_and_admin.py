@@ -101,6 +101,7 @@ def test_production_settings_refuse_to_start_without_secret_key():
         "/admin/transactions/counterparty/",
         "/admin/transactions/transaction/",
         "/admin/cases/feedbacklabel/",
+        "/admin/cases/labelimport/",
         "/admin/core/apikey/",
         "/admin/core/apikey/add/",
     ],
