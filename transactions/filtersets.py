@@ -62,6 +62,10 @@ class TransactionFilterSet(django_filters.FilterSet):
     occurred_before = BoundedIsoDateTimeFilter(
         field_name="occurred_at", lookup_expr="lt", label="Occurred before (ISO 8601)"
     )
+    submitted_by = django_filters.CharFilter(
+        field_name="submitted_by__username",
+        label="Sent by (API client's or user's name)",
+    )
 
     class Meta:
         model = Transaction
@@ -77,6 +81,7 @@ class TransactionFilterSet(django_filters.FilterSet):
             "max_risk",
             "occurred_after",
             "occurred_before",
+            "submitted_by",
         ]
 
 

@@ -93,6 +93,25 @@ def test_the_bank_wide_id_replays_for_any_client_and_conflicts_on_another_body(t
 
 
 @pytest.mark.django_db
+def test_lists_say_and_filter_who_sent_each_transaction(token_client, investigator):
+    switch, online = token_client("card-switch"), token_client("online-banking")
+    assert post(switch, body("SW-1")).status_code == 201
+    assert post(online, body("OB-1", amount="75.00")).status_code == 201
+
+    listed = switch.get(URL, {"submitted_by": "online-banking"}).json()["results"]
+    assert [(row["id"], row["submitted_by"]) for row in listed] == [("OB-1", "online-banking")]
+    assert switch.get(f"{URL}SW-1/").json()["submitted_by"] == "card-switch"
+    # the same filter on the investigators' list page
+    from django.test import Client
+
+    page = Client()
+    page.force_login(investigator)
+    html = page.get("/transactions/", {"submitted_by": "card-switch"}).content.decode()
+    assert 'name="submitted_by"' in html
+    assert "SW-1" in html and "OB-1" not in html
+
+
+@pytest.mark.django_db
 def test_the_submitting_user_is_kept_and_cannot_be_deleted(make_user):
     user = make_user("card-switch")
     client = APIClient()

@@ -191,6 +191,10 @@ class TransactionSerializer(serializers.ModelSerializer):
     counterparty_country = serializers.CharField(
         source="counterparty.country", read_only=True, default=None, allow_null=True
     )
+    # who sent it: the API client's or the check page user's name (null: a batch, a load)
+    submitted_by = serializers.CharField(
+        source="submitted_by.username", read_only=True, default=None, allow_null=True
+    )
     # one nested serializer for every row (its fields built once per list, not per row);
     # a transaction never scored has no score row and shows null
     score = ScoreSummarySerializer(read_only=True, allow_null=True)
@@ -211,6 +215,7 @@ class TransactionSerializer(serializers.ModelSerializer):
             "channel",
             "status",
             "received_at",
+            "submitted_by",
             "score",
         ]
         read_only_fields = fields
