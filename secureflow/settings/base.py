@@ -184,7 +184,8 @@ CACHES["sign_in"] = (
 # Celery. With nothing set, a filesystem broker under var/broker: a real worker process
 # consumes it, no server needed. With CELERY_BROKER_URL or REDIS_URL: that broker.
 CELERY_BROKER_DIR = VAR_DIR / "broker"
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
+# (the filesystem transport ignores the host; naming one spares a warning at every send)
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://localhost/")
 CELERY_BROKER_TRANSPORT_OPTIONS = (
     {
         "data_folder_in": str(CELERY_BROKER_DIR / "queue"),
