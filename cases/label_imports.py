@@ -10,10 +10,12 @@ that queues the unfinished imports again) goes on after the last committed part 
 counts nothing twice.
 """
 
+import csv
 import itertools
 import logging
 import shutil
 import uuid
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -27,20 +29,29 @@ from cases.models import LabelImport
 from detection.labels_import import (
     LabelFileError,
     LabelRow,
+    RowError,
     decode_label_file,
     iter_label_rows,
     label_file_scan,
     labels_store,
     read_label_rows,
 )
+from transactions.batches.results import file_lines
+from transactions.csv_cells import spreadsheet_safe_row
 
 logger = logging.getLogger(__name__)
 
 SAMPLE_BYTES = 64 * 1024  # read on the page: the header, and the encoding of what follows
+ERROR_COLUMNS = ("line", "column", "reason")
 
 
 def label_import_dir() -> Path:
     return Path(settings.SECUREFLOW_BATCH_DIR) / "labels"
+
+
+def label_import_errors_dir(import_id: int) -> Path:
+    """Every bad row of an import, one CSV file per part (named by its first row)."""
+    return label_import_dir() / f"{import_id:08d}-errors"
 
 
 def label_import_create(
@@ -140,6 +151,8 @@ def _import_part(job: LabelImport, cursor: _RowCursor, part_rows: int) -> bool:
             created_by=job.owner,
             sources=REPORTED_LABEL_SOURCES,
         )
+        if result.errors:  # written again, whole, if this part is done again
+            _write_part_errors(job.pk, locked.rows_done, result.errors)
         room = max(LabelImport.ERRORS_KEPT - len(locked.errors), 0)
         locked.errors = locked.errors + [[e.line, e.column, e.reason] for e in result.errors[:room]]
         locked.errors_total += len(result.errors)
@@ -158,6 +171,28 @@ def _import_part(job: LabelImport, cursor: _RowCursor, part_rows: int) -> bool:
             ]
         )
         return True
+
+
+def _write_part_errors(import_id: int, start: int, errors: Iterable[RowError]) -> None:
+    folder = label_import_errors_dir(import_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"part-{start:010d}.csv"
+    partial = path.with_suffix(".part")
+    with partial.open("w", newline="", encoding="utf-8") as out:
+        csv.writer(out).writerows(
+            spreadsheet_safe_row((e.line, e.column, e.reason)) for e in errors
+        )
+    partial.replace(path)
+
+
+def label_import_error_file(job: LabelImport) -> Iterator[bytes]:
+    """Every bad row of the committed parts of `job`, as CSV (line, column, reason) in
+    file order: a part's file left by a delivery that did not commit is not read."""
+    yield (",".join(ERROR_COLUMNS) + "\r\n").encode()
+    folder = label_import_errors_dir(job.pk)
+    for path in sorted(folder.glob("part-*.csv")) if folder.is_dir() else ():
+        if int(path.stem.removeprefix("part-")) < job.rows_done:
+            yield from file_lines(path)
 
 
 def _finish(import_id: int) -> LabelImport:

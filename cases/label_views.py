@@ -5,12 +5,12 @@ file's encoding and header at once and a Celery worker imports the rows
 listed with their line, column and reason, good rows are stored, and a row already stored
 is not stored again."""
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from cases.forms import LabelUploadForm
-from cases.label_imports import label_import_create
+from cases.label_imports import label_import_create, label_import_error_file
 from cases.selectors import label_imports_visible_to, recent_labels
 from detection.labels_import import REQUIRED_COLUMNS, LabelFileError
 from secureflow.core.permissions import investigator_required
@@ -56,3 +56,13 @@ def label_import(request: HttpRequest, pk: int) -> HttpResponse:
     if request.htmx and not request.htmx.boosted:
         return render(request, "cases/partials/_label_import_status.html", context)
     return render(request, "cases/label_import.html", context)
+
+
+@investigator_required
+@require_GET
+def label_import_errors(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+    """Every bad row of a label file (line, column, reason) as CSV, as far as imported."""
+    job = get_object_or_404(label_imports_visible_to(request.user), pk=pk)
+    response = StreamingHttpResponse(label_import_error_file(job), content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="labels-{job.pk}-errors.csv"'
+    return response

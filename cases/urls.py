@@ -10,6 +10,11 @@ urlpatterns = [
     path("bulk/", views.bulk, name="bulk"),
     path("labels/", label_views.labels, name="labels"),
     path("labels/imports/<int:pk>/", label_views.label_import, name="label-import"),
+    path(
+        "labels/imports/<int:pk>/errors.csv",
+        label_views.label_import_errors,
+        name="label-import-errors",
+    ),
     path("<int:pk>/", views.detail, name="detail"),
     path("<int:pk>/action/", views.action, name="action"),
 ]

@@ -97,6 +97,13 @@ def test_the_page_polls_while_the_import_waits_and_stops_when_it_is_done(
     assert not Path(job.file_path).exists()  # the file goes once imported
 
 
+def error_file(client, job: LabelImport) -> list[str]:
+    response = client.get(f"/cases/labels/imports/{job.pk}/errors.csv")
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == f'attachment; filename="labels-{job.pk}-errors.csv"'
+    return b"".join(response.streaming_content).decode().splitlines()
+
+
 @pytest.mark.django_db
 def test_a_delivery_that_dies_midway_is_finished_by_the_next_exactly_once(
     investigator, label_dir, settings, monkeypatch
@@ -104,21 +111,25 @@ def test_a_delivery_that_dies_midway_is_finished_by_the_next_exactly_once(
     settings.SECUREFLOW_LABEL_PART_ROWS = 4
     make_transactions(10)
     job = create(investigator, label_file(10, bad_every=7))  # rows 0 and 7 are bad
-    real_store = label_imports.labels_store
+    real_write = label_imports._write_part_errors
     calls = []
 
-    def dies_in_the_second_part(*args, **kwargs):
+    def dies_after_the_second_parts_errors(*args, **kwargs):
+        real_write(*args, **kwargs)
         calls.append(1)
-        if len(calls) == 2:
+        if len(calls) == 2:  # its error file is written, its labels not committed
             raise ConnectionError("worker lost")
-        return real_store(*args, **kwargs)
 
-    monkeypatch.setattr(label_imports, "labels_store", dies_in_the_second_part)
+    monkeypatch.setattr(label_imports, "_write_part_errors", dies_after_the_second_parts_errors)
     with pytest.raises(ConnectionError):
         label_import_run(import_id=job.pk)
     job.refresh_from_db()
     assert (job.status, job.rows_total, job.rows_done) == (LabelImportStatus.RUNNING, 10, 4)
     assert FeedbackLabel.objects.count() == 3  # the first part only: rows 1-3
+    client = login(investigator)
+    header = "line,column,reason"
+    # the second part's file is there, but not committed: not in the download
+    assert error_file(client, job) == [header, "2,transaction_id,no transaction 'NOPE-0'"]
 
     label_import_run(import_id=job.pk)  # the task delivered again
     label_import_run(import_id=job.pk)  # and once more, after it is done: nothing
@@ -133,17 +144,28 @@ def test_a_delivery_that_dies_midway_is_finished_by_the_next_exactly_once(
     ]
     assert FeedbackLabel.objects.count() == 8
     assert FeedbackLabel.objects.filter(created_by=investigator, source="chargeback").count() == 8
+    assert error_file(client, job) == [
+        header,
+        "2,transaction_id,no transaction 'NOPE-0'",
+        "9,transaction_id,no transaction 'NOPE-7'",
+    ]
 
 
 @pytest.mark.django_db
-def test_only_the_first_errors_are_kept_and_all_are_counted(investigator, label_dir, monkeypatch):
+def test_only_the_first_errors_are_kept_on_the_page_and_all_are_in_the_file(
+    investigator, label_dir, monkeypatch
+):
     monkeypatch.setattr(LabelImport, "ERRORS_KEPT", 3)
     job = create(investigator, label_file(5))  # no transactions: every row is bad
     label_import_run(import_id=job.pk)
     job.refresh_from_db()
     assert (job.rows_rejected, job.errors_total, len(job.errors)) == (5, 5, 3)
-    page = login(investigator).get(f"/cases/labels/imports/{job.pk}/").content.decode()
+    client = login(investigator)
+    page = client.get(f"/cases/labels/imports/{job.pk}/").content.decode()
     assert "5 errors in all; the first 3 are listed." in page
+    assert "Download all 5 errors" in page
+    lines = error_file(client, job)  # every one of them
+    assert [line.split(",")[0] for line in lines] == ["line", "2", "3", "4", "5", "6"]
 
 
 @pytest.mark.django_db
