@@ -1,7 +1,8 @@
 """API key authentication that does not read the database on every request.
 
-Clients send `Authorization: Token <key>` (DRF's header; keys are
-`secureflow.core.models.ApiKey`, stored as digests). A bank system sends the same key
+Clients send `Authorization: Token <key>` (DRF's header) or `Authorization: Bearer <key>`
+(what API gateways usually forward); keys are `secureflow.core.models.ApiKey`, stored as
+digests. A bank system sends the same key
 with every transaction; looking the key, its user and the user's roles up each time costs
 two queries per request. `CachedTokenAuthentication` keeps what it found for
 `SECUREFLOW_TOKEN_CACHE_SECONDS` (default 10 s) in the process:
@@ -28,7 +29,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.utils import timezone
-from rest_framework.authentication import TokenAuthentication
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework.authentication import TokenAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
 
 from secureflow.core import roles
@@ -71,6 +73,12 @@ def _look_up(key: str) -> tuple[Any, ApiKey]:
 class CachedTokenAuthentication(TokenAuthentication):
     """DRF's token header and errors, checked against the stored API keys' digests, with
     a short in-process cache of valid keys, their users and the users' roles."""
+
+    def authenticate(self, request: Any) -> tuple[Any, ApiKey] | None:
+        scheme = get_authorization_header(request).split()[:1]
+        if scheme and scheme[0].lower() == b"bearer":
+            self.keyword = "Bearer"  # DRF makes an authenticator per request
+        return super().authenticate(request)
 
     def authenticate_credentials(self, key: str) -> tuple[Any, ApiKey]:
         lifetime = _lifetime()
@@ -123,3 +131,18 @@ def connect_signals() -> None:
         sender=user_model.groups.through,
         dispatch_uid="core.token_user_groups_changed",
     )
+
+
+class ApiKeyScheme(OpenApiAuthenticationExtension):
+    """The schema's description of the API key header (both prefixes)."""
+
+    target_class = CachedTokenAuthentication
+    name = "apiKeyAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": 'An API key, sent as "Token <key>" or "Bearer <key>".',
+        }

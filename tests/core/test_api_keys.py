@@ -51,6 +51,22 @@ def test_a_key_works_and_only_its_digest_is_stored(investigator):
 
 
 @pytest.mark.django_db
+def test_a_key_may_come_as_a_bearer_token(investigator):
+    issued = api_key_create(user=investigator, name="gateway")
+    for scheme in ("Bearer", "bearer", "Token", "token"):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"{scheme} {issued.key}")
+        assert client.get(URL).status_code == 200, scheme
+    for header in (f"Basic {issued.key}", "Bearer", f"Bearer {issued.key} extra"):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=header)
+        assert client.get(URL).status_code == 401, header
+    schema = client_with(issued.key).get("/api/schema/?format=json").json()
+    scheme = schema["components"]["securitySchemes"]["apiKeyAuth"]
+    assert scheme["name"] == "Authorization" and "Bearer <key>" in scheme["description"]
+
+
+@pytest.mark.django_db
 def test_a_wrong_key_is_401(investigator):
     issued = api_key_create(user=investigator, name="card switch")
     for wrong in (issued.key[:-1], issued.key + "x", "0" * 40, issued.api_key.digest):
