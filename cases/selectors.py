@@ -326,12 +326,7 @@ def customer_labels(*, account_ids: list[int], limit: int = 10) -> QuerySet[Feed
 # -- label files ---------------------------------------------------------------------------
 def label_imports_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[LabelImport]:
     """Admins see every label file; investigators see their own."""
-    imports = LabelImport.objects.select_related("owner")
-    if roles.is_admin(user):
-        return imports
-    if not roles.is_investigator(user):
-        return imports.none()
-    return imports.filter(owner=user)
+    return roles.owned_rows_visible_to(LabelImport.objects.select_related("owner"), user)
 
 
 def label_imports_unfinished() -> list[int]:

@@ -1,6 +1,11 @@
 """Roles are Django groups. Membership decides what a person may see and do."""
 
+from typing import TypeVar
+
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
+from django.db.models import Model, QuerySet
+
+M = TypeVar("M", bound=Model)
 
 INVESTIGATOR = "Investigator"
 SENIOR_INVESTIGATOR = "Senior investigator"
@@ -36,3 +41,13 @@ def is_investigator(user: AbstractBaseUser | AnonymousUser) -> bool:
 
 def can_force_approve(user: AbstractBaseUser | AnonymousUser) -> bool:
     return bool(user_roles(user) & {SENIOR_INVESTIGATOR, ADMIN})
+
+
+def owned_rows_visible_to(rows: QuerySet[M], user: AbstractBaseUser | AnonymousUser) -> QuerySet[M]:
+    """Of `rows` (with an `owner`, e.g. uploaded files): all for admins, their own for
+    investigators, none for anyone else."""
+    if is_admin(user):
+        return rows
+    if not is_investigator(user):
+        return rows.none()
+    return rows.filter(owner=user)

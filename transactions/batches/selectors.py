@@ -25,11 +25,7 @@ RESULT_FIELDS = (
 def batches_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[ImportBatch]:
     """Admins see every batch; investigators see their own."""
     batches = ImportBatch.objects.select_related("owner").order_by("-created_at", "-id")
-    if roles.is_admin(user):
-        return batches
-    if not roles.is_investigator(user):
-        return batches.none()
-    return batches.filter(owner=user)
+    return roles.owned_rows_visible_to(batches, user)
 
 
 def batch_transactions(batch: ImportBatch) -> QuerySet[Transaction]:
