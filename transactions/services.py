@@ -9,7 +9,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection
 from django.db import transaction as db_transaction
 from django.db.models import Model, Q, QuerySet
 from django.utils import timezone
@@ -83,7 +83,7 @@ def _table(model: type[Model]) -> str:
 def _partial(model: type[Model], values: dict[str, Any]) -> Model:
     """A model instance from some of its columns (the others load when first read)."""
     names = [field.attname for field in model._meta.concrete_fields if field.attname in values]
-    return model.from_db(connection.alias, names, [values[name] for name in names])
+    return model.from_db(DEFAULT_DB_ALIAS, names, [values[name] for name in names])
 
 
 # PostgreSQL, one round trip for what a submission needs to know first: ids of a stored
@@ -396,7 +396,8 @@ def transaction_submit(
         raise ValueError("an Idempotency-Key belongs to a client: pass the authenticated user")
     fingerprint = request_fingerprint(data)
     keys = {"idempotency_key": idempotency_key, "client_id": client_id}
-    if connection.vendor == "postgresql":  # the hot path: one statement for all three
+    postgresql = connection.vendor == "postgresql"
+    if postgresql:  # the hot path: one statement for all three
         lookup = _lookup_postgresql(data=data, **keys)
         existing = _stored_transaction(lookup.existing_ids)
     else:
@@ -424,7 +425,7 @@ def transaction_submit(
     )
     decision, features, state = decision_for_new_transaction(txn)
     txn.status = STATUS_FOR_OUTCOME[decision.outcome]
-    if connection.vendor == "postgresql":  # the hot path: both rows in one statement
+    if postgresql:  # the hot path: both rows in one statement
         score = transaction_score_build(txn=txn, decision=decision, features=features)
         summary = summary_after(state, feature_txn(txn)) if state is not None else None
         if _insert_with_score_postgresql(txn, score, summary):

@@ -23,7 +23,6 @@ under the account's row lock, in the statement that stores the transaction;
 worst no longer matches and is rebuilt.
 """
 
-import json
 from dataclasses import dataclass
 from itertools import groupby
 from operator import itemgetter
@@ -34,6 +33,7 @@ from django.db import connection
 from detection.features.clock import bank_time_zone, zone
 from detection.features.history import AccountHistory, FeatureTxn
 from detection.features.spec import FEATURE_SPEC_HASH
+from secureflow.core import fast_json
 
 if TYPE_CHECKING:  # realtime imports this module
     from detection.features.realtime import LiveAccountState
@@ -53,14 +53,14 @@ def encode(history: AccountHistory, *, home_country: str, tz_name: str) -> str:
         "home": home_country,
     }
     values.update(history.to_summary())
-    return json.dumps(values, separators=(",", ":"))
+    return fast_json.dumps(values)
 
 
 def decode(text: str, *, home_country: str, tz_name: str) -> AccountHistory | None:
     """The history in a summary, or None when it was made under another format, feature
     spec, time zone or home country (or cannot be read)."""
     try:
-        values = json.loads(text)
+        values = fast_json.loads(text)
     except ValueError:
         return None
     if not isinstance(values, dict) or (

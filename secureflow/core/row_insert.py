@@ -7,7 +7,7 @@ savepoint (two more round trips). `insert_row` sends one prepared
 
 from typing import Any
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Model
 
 from secureflow.core.prepared import PreparedStatement
@@ -60,8 +60,9 @@ def row_values(
     instance: Model, *, prefix: str = "v", exclude: tuple[str, ...] = ()
 ) -> dict[str, Any]:
     """The instance's column values as the database takes them, named {prefix}0, {prefix}1..."""
+    db = connections[DEFAULT_DB_ALIAS]  # `connection` itself, looked up once, not per field
     return {
-        f"{prefix}{i}": field.get_db_prep_save(field.pre_save(instance, True), connection)
+        f"{prefix}{i}": field.get_db_prep_save(field.pre_save(instance, True), db)
         for i, field in enumerate(insert_fields(type(instance), exclude=exclude))
     }
 
@@ -70,7 +71,7 @@ def mark_saved(instance: Model, pk: Any) -> None:
     """Make `instance` what `save()` would have left: its primary key set, not adding."""
     instance.pk = pk
     instance._state.adding = False
-    instance._state.db = connection.alias
+    instance._state.db = DEFAULT_DB_ALIAS  # `connection`'s alias
 
 
 def insert_row(instance: Model, *, ignore_conflicts: bool = False) -> bool:

@@ -218,6 +218,8 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "secureflow.core.api_errors.api_exception_handler",
+    # DRF's negotiation, its choice remembered per Accept header (secureflow/core/negotiation.py)
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "secureflow.core.negotiation.CachedContentNegotiation",
     # DRF's parsers, JSON refusing a body nested too deeply with a 400 (not a 500)
     "DEFAULT_PARSER_CLASSES": [
         "secureflow.core.parsers.JSONParser",

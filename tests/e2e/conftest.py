@@ -23,6 +23,15 @@ def screenshot(pg, name: str) -> Path:
     return path
 
 
+def htmx_settled(pg) -> None:
+    """Wait until htmx has no request in flight and has settled every swap: an element
+    swapped in (a filter form sent out of band, say) answers events only once htmx has
+    processed it, a few milliseconds after its content shows."""
+    pg.wait_for_function(
+        "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
+    )
+
+
 def log_in(pg, username: str, password: str) -> None:
     pg.goto("/accounts/login/")
     pg.get_by_label("Username").fill(username)

@@ -73,16 +73,19 @@ def test_an_investigator_filters_pages_and_opens_a_transaction(page, make_user, 
     page.locator("#page-older").click()
     page.wait_for_url(re.compile(r"cursor="))
     page.wait_for_function("() => !document.querySelector('#page-older')")
+    e2e.htmx_settled(page)
     assert row_ids(page)[0] == "T-019" and len(row_ids(page)) == 20
     page.locator("#page-newer").click()
     page.wait_for_function(
         "() => document.querySelector('#transaction-table td.txn-id a')?.textContent === 'T-069'"
     )
+    e2e.htmx_settled(page)
 
     # a filter from the form: only the flagged ones
     page.get_by_label("Outcome").select_option("review")
     page.wait_for_url(re.compile(r"outcome=review"))
     page.wait_for_function("() => document.querySelectorAll('tr.txn-row').length === 14")
+    e2e.htmx_settled(page)
     assert row_ids(page) == [f"T-{n:03d}" for n in range(65, -1, -5)]
     assert page.locator("#transaction-filters").count() == 1
     e2e.screenshot(page, "transaction list flagged")
@@ -91,6 +94,7 @@ def test_an_investigator_filters_pages_and_opens_a_transaction(page, make_user, 
     page.locator("tr.txn-row", has_text="T-050").get_by_role("link", name="C-200").click()
     page.wait_for_url(re.compile(r"customer=C-200"))
     page.wait_for_function("() => document.querySelectorAll('tr.txn-row').length === 7")
+    e2e.htmx_settled(page)
     assert page.get_by_label("Customer id").input_value() == "C-200"
 
     # a bad value is named beside its field, and clearing it brings the table back
@@ -98,6 +102,7 @@ def test_an_investigator_filters_pages_and_opens_a_transaction(page, make_user, 
     when.fill("1960-01-01T10:00")
     when.dispatch_event("change")
     page.locator("#filter-errors").wait_for()
+    e2e.htmx_settled(page)
     assert "Use a date/time between 1970-01-02 and 2199-12-31" in page.inner_text(
         "#transaction-filters"
     )
