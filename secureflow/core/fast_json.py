@@ -6,11 +6,15 @@ faster with orjson and falls back to `json.dumps` wherever the two could differ 
 than spacing and number spelling:
 
 - a value orjson refuses (a numpy scalar, an integer past 64 bits, a non-string key, a
-  type of its own): `json.dumps` then serializes it, or raises as it always did;
+  type of its own) or is told to pass on (datetimes, dataclasses and subclasses of str,
+  int, dict and list, which orjson would write where `json` raises or writes otherwise):
+  `json.dumps` then serializes it, or raises as it always did;
 - a `null` in orjson's text: orjson writes NaN and infinities as null where `json` writes
   NaN / Infinity, so any null is written again by `json` (a real None costs only the time).
 
-`json.loads(dumps(v)) == json.loads(json.dumps(v))` for every value: a test proves it.
+`json.loads(dumps(v)) == json.loads(json.dumps(v))` for every value `json` writes: a test
+proves it. Only a UUID or a plain Enum, which `json` refuses, is written by orjson (as a
+string, as its value).
 `loads` reads with orjson and falls back to `json.loads` for what only `json` accepts (NaN,
 Infinity, lone surrogates). Unlike `json`, it reads an integer past 64 bits as a float: use
 it for text whose integers fit (the feature summaries: counts and epoch nanoseconds).
@@ -22,13 +26,18 @@ from typing import Any
 import orjson
 
 _NULL = b"null"
+_OPTIONS = (
+    orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
 
 
 def dumps(value: Any) -> str:
     """Compact JSON text of `value`, as `json.dumps(value, separators=(",", ":"))` would
     read back."""
     try:
-        text = orjson.dumps(value)
+        text = orjson.dumps(value, option=_OPTIONS)
     except TypeError:
         return json.dumps(value, separators=(",", ":"))
     if _NULL in text:

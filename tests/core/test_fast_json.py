@@ -2,6 +2,9 @@
 
 import json
 import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import IntEnum
 
 import numpy as np
 import pytest
@@ -12,6 +15,20 @@ from hypothesis import strategies as st
 from detection.features.history import AccountHistory, FeatureTxn
 from detection.features.summaries import decode, encode
 from secureflow.core import fast_json
+
+
+@dataclass
+class Point:
+    x: int
+    y: int
+
+
+class Level(IntEnum):
+    LOW = 1
+
+
+class Label(str):
+    pass
 
 
 def same_as_json(value) -> None:
@@ -49,6 +66,7 @@ def test_any_json_value_reads_back_as_json_wrote_it(value):
         {1: "int key", 2.5: "float key"},  # json turns keys into strings; orjson refuses
         (1, 2, (3, 4)),
         {"numpy": np.float64(0.25), "count": 4},  # a numpy scalar: json's float subclass path
+        {Label("key"): [Level.LOW, Label("text")]},  # subclasses: json's way
     ],
 )
 def test_values_orjson_would_write_differently_read_back_the_same(value):
@@ -66,6 +84,10 @@ def test_nan_and_infinity_are_written_as_json_writes_them():
 def test_refused_values_raise_as_json_does():
     with pytest.raises(TypeError):
         fast_json.dumps({"set": {1, 2}})
+    with pytest.raises(TypeError):
+        fast_json.dumps({"when": datetime(2026, 12, 4, tzinfo=UTC)})
+    with pytest.raises(TypeError):
+        fast_json.dumps([Point(1, 2)])
     with pytest.raises(ValueError):
         fast_json.loads("{not json")
 
