@@ -27,8 +27,6 @@ def test_benchmark_api_runs_end_to_end(tmp_path, settings, capsys):
         "--warmup",
         "10",
         "--workers",
-        "1",
-        "--threads",
         "2",
         "--demo-customers",
         "25",
@@ -54,6 +52,8 @@ def test_benchmark_api_runs_end_to_end(tmp_path, settings, capsys):
     bench = Transaction.objects.filter(external_id__startswith="BENCH-")
     assert bench.count() == 10 + 30 + 30
     assert TransactionScore.objects.filter(transaction__in=bench).count() == 70
-    assert results["config"]["workers"] == 1 and results["config"]["threads"] == 2
+    # the production layout by default: sync workers, one request per connection
+    assert results["config"]["server"] == "gunicorn sync"
+    assert results["config"]["workers"] == 2 and results["config"]["threads"] == 1
     printed = capsys.readouterr().out
     assert "median of 1 run(s),   4 clients" in printed

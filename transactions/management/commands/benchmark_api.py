@@ -1,7 +1,7 @@
 """Benchmark the real-time API end to end: gunicorn + database, load from another process.
 
     python manage.py benchmark_api [--requests N] [--concurrency 1,16] [--runs K]
-        [--workers W] [--threads T] [--worker-class balanced|gthread|sync] [--json PATH]
+        [--workers W] [--threads T] [--worker-class sync|balanced|gthread] [--json PATH]
 
 What it does, against the configured database (PostgreSQL when DATABASE_URL says so):
 
@@ -12,15 +12,18 @@ What it does, against the configured database (PostgreSQL when DATABASE_URL says
    (as autovacuum would have after a bulk load) and every account's feature summary (as
    real-time decisions keep them up to date).
 2. Starts gunicorn (`secureflow.wsgi`, production settings, secureflow/gunicorn_conf.py:
-   threaded workers that load the models and SHAP explainers before taking requests and
-   share the keep-alive connections evenly) on a free 127.0.0.1 port. Rate limiting stays
-   on, with the score rate set by --score-rate.
+   workers that load the models and SHAP explainers before taking requests) on a free
+   127.0.0.1 port, laid out as the README's production command: 4 sync workers (a free
+   worker takes the next connection; behind the bank's load balancer), or with
+   --worker-class balanced the threaded workers `make run` uses. Rate limiting stays on,
+   with the score rate set by --score-rate.
 3. Builds request bodies from stored transactions (account, customer, counterparty,
    amount, type, country, channel of a random sample), with new ids and timestamps that
    continue after the newest stored transaction at the bank's own average pace, so
    velocity and history features see a realistic stream.
 4. For each run and concurrency level, a separate Python process
-   (`transactions.benchmark_load`) POSTs the bodies over keep-alive connections and
+   (`transactions.benchmark_load`) POSTs the bodies over keep-alive connections (a new
+   connection after each answer that closes its own, as sync workers' do) and
    reports latency percentiles and throughput; a warm-up phase first loads the models in
    every worker. Afterwards every answered id is checked in the database (transaction and
    score stored); any non-2xx answer or missing row fails the command.
@@ -147,16 +150,19 @@ class Command(BaseCommand):
         parser.add_argument("--concurrency", default="1,16", help="client counts, e.g. 1,16")
         parser.add_argument("--runs", type=int, default=1, help="repeat; medians reported")
         parser.add_argument("--warmup", type=int, default=200, help="requests before timing")
-        parser.add_argument("--workers", type=int, default=3, help="gunicorn processes")
-        parser.add_argument("--threads", type=int, default=2, help="threads per process")
+        parser.add_argument("--workers", type=int, default=4, help="gunicorn processes")
+        parser.add_argument(
+            "--threads", type=int, default=2, help="threads per process (not for sync)"
+        )
         parser.add_argument(
             "--worker-class",
             choices=sorted(WORKER_CLASSES),
-            default="balanced",
-            help="gunicorn workers: balanced (gthread, keep-alive connections spread evenly "
-            "over the workers; the default of secureflow/gunicorn_conf.py), gthread "
-            "(gunicorn's own: whichever worker wakes first takes a connection) or sync (one "
-            "request per connection, a free worker takes the next one; --threads is then 1)",
+            default="sync",
+            help="gunicorn workers: sync (the production layout: one request per connection, "
+            "a free worker takes the next one; --threads is then 1), balanced (gthread, "
+            "keep-alive connections spread evenly over the workers; the default of "
+            "secureflow/gunicorn_conf.py and `make run`) or gthread (gunicorn's own: "
+            "whichever worker wakes first takes a connection)",
         )
         parser.add_argument(
             "--score-rate",
