@@ -19,8 +19,9 @@ LOCKED_OUT = "locked_out"
 
 
 class SignInLimitMixin:
-    """Refuses a sign-in while its username or address is locked out; counts each wrong
-    password (or, in admin, a user who may not use it) and clears the count on success."""
+    """Refuses a sign-in while its username (at this address or everywhere) or its address
+    is locked out; counts each wrong password (or, in admin, a user who may not use it) and
+    clears the username's count at this address on success."""
 
     request: Any
     cleaned_data: dict[str, Any]
@@ -44,7 +45,7 @@ class SignInLimitMixin:
                 sign_in_failed(username, address)
             raise
         if username:
-            sign_in_succeeded(username)
+            sign_in_succeeded(username, address)
         return cleaned
 
     @property

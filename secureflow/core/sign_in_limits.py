@@ -1,11 +1,20 @@
-"""Failed sign-ins, counted per username and per client address, lock out password guessing.
+"""Failed sign-ins, counted per username and client address, lock out password guessing.
 
-After `SECUREFLOW_SIGN_IN_MAX_FAILURES` failed sign-ins for one username, or
-`SECUREFLOW_SIGN_IN_MAX_FAILURES_PER_ADDRESS` from one address (whatever the usernames),
-within `SECUREFLOW_SIGN_IN_LOCKOUT_MINUTES`, every sign-in for that username or from that
-address is refused, the right password included, until that many minutes have passed since
-the first failure. A successful sign-in clears its username's count. The answer is the same
-whether the username exists or not, so a lockout tells nothing about the accounts.
+Three counts, each over `SECUREFLOW_SIGN_IN_LOCKOUT_MINUTES` from its first failure:
+
+- one username from one address: after `SECUREFLOW_SIGN_IN_MAX_FAILURES` failures, that
+  username is refused from that address. Someone guessing elsewhere cannot lock the
+  account's owner out: the owner's own address has its own count.
+- one address, whatever the usernames: after `SECUREFLOW_SIGN_IN_MAX_FAILURES_PER_ADDRESS`
+  failures, every sign-in from that address is refused (one machine trying many accounts).
+- one username from every address together: after
+  `SECUREFLOW_SIGN_IN_MAX_FAILURES_PER_USERNAME` failures (set well above the first), that
+  username is refused from everywhere (guessing spread over many addresses).
+
+A refusal holds the right password too, until that many minutes have passed since the
+count's first failure. A successful sign-in clears its username's count at its address
+(the other counts run out with their window). The answer is the same whether the username
+exists or not, so a lockout tells nothing about the accounts.
 
 The counts live in the `sign_in` cache (the default cache where the settings define none):
 Redis, shared by the web processes of every machine; without Redis, files under
@@ -40,23 +49,33 @@ def _cache() -> BaseCache:
 class _Counter:
     key: str
     limit: int
-    kind: str  # "username" or "address"
+    kind: str  # "username at address", "address" or "username"
 
 
-def _username_counter(username: str) -> _Counter:
-    name = hashlib.sha256(username.strip().casefold().encode()).hexdigest()[:32]
+def _name(username: str) -> str:
+    return hashlib.sha256(username.strip().casefold().encode()).hexdigest()[:32]
+
+
+def _pair_counter(username: str, address: str) -> _Counter:
     return _Counter(
-        f"{KEY_PREFIX}:user:{name}", settings.SECUREFLOW_SIGN_IN_MAX_FAILURES, "username"
+        f"{KEY_PREFIX}:user-at:{_name(username)}:{address}",
+        settings.SECUREFLOW_SIGN_IN_MAX_FAILURES,
+        "username at address",
     )
 
 
 def _counters(username: str, address: str) -> list[_Counter]:
     return [
-        _username_counter(username),
+        _pair_counter(username, address),
         _Counter(
             f"{KEY_PREFIX}:address:{address}",
             settings.SECUREFLOW_SIGN_IN_MAX_FAILURES_PER_ADDRESS,
             "address",
+        ),
+        _Counter(
+            f"{KEY_PREFIX}:user:{_name(username)}",
+            settings.SECUREFLOW_SIGN_IN_MAX_FAILURES_PER_USERNAME,
+            "username",
         ),
     ]
 
@@ -109,12 +128,13 @@ def sign_in_failed(username: str, address: str) -> None:
                 settings.SECUREFLOW_SIGN_IN_LOCKOUT_MINUTES,
                 failures,
                 counter.kind,
-                username if counter.kind == "username" else address,
+                address if counter.kind == "address" else username,
                 address,
             )
 
 
-def sign_in_succeeded(username: str) -> None:
-    """Clear the username's failures (its address keeps its count)."""
-    counter = _username_counter(username)
+def sign_in_succeeded(username: str, address: str) -> None:
+    """Clear the username's failures at this address (the address's count and the
+    username's count from every address run out with their window)."""
+    counter = _pair_counter(username, address)
     _cache().delete_many([counter.key, _since_key(counter)])

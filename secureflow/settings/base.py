@@ -139,8 +139,12 @@ SECUREFLOW_TRUSTED_PROXIES = env.int("SECUREFLOW_TRUSTED_PROXIES", default=0)
 # Or the proxies' networks, e.g. "10.0.0.0/8,fd00::/8" (checked at start-up): the header is
 # read only on connections from them, and the client is the nearest address outside them.
 SECUREFLOW_TRUSTED_PROXY_NETWORKS = env.list("SECUREFLOW_TRUSTED_PROXY_NETWORKS", default=[])
-# Failed sign-ins lock a username / an address out (secureflow/core/sign_in_limits.py).
+# Failed sign-ins lock a username at an address, an address, or a username everywhere out
+# (secureflow/core/sign_in_limits.py).
 SECUREFLOW_SIGN_IN_MAX_FAILURES = env.int("SECUREFLOW_SIGN_IN_MAX_FAILURES", default=5)
+SECUREFLOW_SIGN_IN_MAX_FAILURES_PER_USERNAME = env.int(
+    "SECUREFLOW_SIGN_IN_MAX_FAILURES_PER_USERNAME", default=50
+)
 SECUREFLOW_SIGN_IN_MAX_FAILURES_PER_ADDRESS = env.int(
     "SECUREFLOW_SIGN_IN_MAX_FAILURES_PER_ADDRESS", default=20
 )

@@ -1,5 +1,6 @@
-"""Failed sign-ins lock a username, or an address, out of the pages and Django admin for a
-while, the right password included; the counts are kept in the cache (Redis in CI)."""
+"""Failed sign-ins lock a username at an address, an address, or a username everywhere out
+of the pages and Django admin for a while, the right password included; the counts are kept
+in the cache (Redis in CI)."""
 
 import logging
 import time
@@ -37,7 +38,7 @@ def signed_in_as(client: Client) -> str | None:
 
 
 @pytest.mark.django_db
-def test_five_wrong_passwords_lock_the_username_even_with_the_right_one(
+def test_five_wrong_passwords_lock_the_username_at_that_address_even_with_the_right_one(
     client, user, address, caplog
 ):
     password = f"pw-{user.username}-123!"
@@ -54,9 +55,46 @@ def test_five_wrong_passwords_lock_the_username_even_with_the_right_one(
     assert LOCKED_TEXT.encode() in response.content
     assert b"Try again in 15 minutes." in response.content
     assert signed_in_as(client) is None
-    # from another address too: the username is locked
-    response = sign_in(Client(), user.username, password, address + "0")
+    # the owner, from another address, still signs in: guessing elsewhere locks no one out
+    owner = Client()
+    assert sign_in(owner, user.username, password, address + "0").status_code == 302
+    assert signed_in_as(owner) == user.username
+    # and the guessing address stays locked for that username
+    assert LOCKED_TEXT.encode() in sign_in(Client(), user.username, password, address).content
+
+
+@pytest.mark.django_db
+def test_guessing_spread_over_addresses_locks_the_username_everywhere(
+    client, user, address, settings, caplog
+):
+    settings.SECUREFLOW_SIGN_IN_MAX_FAILURES_PER_USERNAME = 8
+    password = f"pw-{user.username}-123!"
+    with caplog.at_level(logging.WARNING, logger="secureflow.sign_in"):
+        for i in range(8):  # 4 addresses, 2 failures each: no address reaches 5
+            response = sign_in(Client(), user.username, "wrong", f"{address}{i % 4}")
+            assert LOCKED_TEXT.encode() not in response.content
+    assert any(
+        "Sign-in locked" in r.getMessage() and f"username {user.username!r}" in r.getMessage()
+        for r in caplog.records
+    )
+    fresh = Client()
+    response = sign_in(fresh, user.username, password, address + "9")  # a new address
     assert LOCKED_TEXT.encode() in response.content
+    assert signed_in_as(fresh) is None
+
+
+@pytest.mark.django_db
+def test_a_success_clears_the_count_at_its_address_only(client, user, address, settings):
+    settings.SECUREFLOW_SIGN_IN_MAX_FAILURES_PER_USERNAME = 6
+    password = f"pw-{user.username}-123!"
+    for _ in range(4):
+        sign_in(client, user.username, "wrong", address)
+    assert sign_in(client, user.username, password, address).status_code == 302
+    client.logout()
+    for _ in range(4):  # at this address the count started again: 4 of 5
+        sign_in(client, user.username, "wrong", address + "0")
+    # the username's count from every address (8 of 6) was not cleared by the success
+    assert LOCKED_TEXT.encode() in sign_in(Client(), user.username, password, address).content
 
 
 @pytest.mark.django_db
@@ -167,7 +205,7 @@ def test_sessions_default_to_thirty_idle_minutes_renewed_at_most_once_a_minute(c
 
 def test_failures_counted_in_another_process_lock_this_one(address):
     """Web processes share the counts (Redis, or files under var/ without it): failures
-    made by a separate process lock the username here."""
+    made by a separate process lock the username at their address here."""
     import os
     import subprocess
     import sys
@@ -183,4 +221,4 @@ def test_failures_counted_in_another_process_lock_this_one(address):
     )
     subprocess.run([sys.executable, "-c", code], check=True, env=os.environ.copy(), timeout=120)
     assert sign_in_locked_for(name, address) > 0
-    assert sign_in_locked_for(name, address + "0") > 0  # the username, from anywhere
+    assert sign_in_locked_for(name, address + "0") == 0  # from elsewhere the owner signs in
