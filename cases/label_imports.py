@@ -16,6 +16,7 @@ import logging
 import shutil
 import uuid
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -193,6 +194,24 @@ def label_import_error_file(job: LabelImport) -> Iterator[bytes]:
     for path in sorted(folder.glob("part-*.csv")) if folder.is_dir() else ():
         if int(path.stem.removeprefix("part-")) < job.rows_done:
             yield from file_lines(path)
+
+
+def label_import_files_purge(*, finished_before: datetime, dry_run: bool = False) -> int:
+    """Remove the error files of the imports finished before `finished_before` (file
+    retention; the file itself went when the import ended); how many imports. The import's
+    row stays, with its counts and its first errors."""
+    jobs = LabelImport.objects.filter(
+        status__in=(LabelImportStatus.DONE, LabelImportStatus.FAILED),
+        finished_at__lt=finished_before,
+        files_removed_at__isnull=True,
+    ).only("pk")
+    count = 0
+    for job in jobs.iterator(chunk_size=500):
+        count += 1
+        if not dry_run:
+            shutil.rmtree(label_import_errors_dir(job.pk), ignore_errors=True)
+            LabelImport.objects.filter(pk=job.pk).update(files_removed_at=timezone.now())
+    return count
 
 
 def _finish(import_id: int) -> LabelImport:

@@ -14,6 +14,7 @@ from cases.label_imports import label_import_create, label_import_error_file
 from cases.selectors import label_imports_visible_to, recent_labels
 from detection.labels_import import REQUIRED_COLUMNS, LabelFileError
 from secureflow.core.permissions import investigator_required
+from secureflow.core.retention import files_removed_message
 
 POLL_SECONDS = 1
 IMPORTS_LISTED = 10
@@ -60,9 +61,15 @@ def label_import(request: HttpRequest, pk: int) -> HttpResponse:
 
 @investigator_required
 @require_GET
-def label_import_errors(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+def label_import_errors(request: HttpRequest, pk: int) -> HttpResponse | StreamingHttpResponse:
     """Every bad row of a label file (line, column, reason) as CSV, as far as imported."""
     job = get_object_or_404(label_imports_visible_to(request.user), pk=pk)
+    if job.files_removed_at is not None:
+        return HttpResponse(
+            files_removed_message(job.files_removed_at),
+            status=410,
+            content_type="text/plain; charset=utf-8",
+        )
     response = StreamingHttpResponse(label_import_error_file(job), content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="labels-{job.pk}-errors.csv"'
     return response

@@ -260,6 +260,11 @@ class LabelImport(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    files_removed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the error CSV files were removed (file retention).",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

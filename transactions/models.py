@@ -245,6 +245,11 @@ class ImportBatch(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     prepared_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    files_removed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the input file and the error CSV were removed (file retention).",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -21,3 +21,20 @@ def worker_heartbeat(self: object) -> str:
         refused = {"models": f"the scoring engine could not be prepared ({exc})"}
     worker_heartbeat_record(hostname=hostname, refused_models=refused)
     return hostname
+
+
+@shared_task(time_limit=3600)
+def purge_old_files() -> dict[str, int]:
+    """Daily: remove the files of batches and label imports finished longer ago than
+    `SECUREFLOW_FILE_RETENTION_DAYS` (secureflow/core/retention.py)."""
+    from secureflow.core.retention import old_files_purge
+
+    report = old_files_purge()
+    if report.batches or report.label_imports:
+        logger.info(
+            "Removed the files of %s batches and %s label imports finished over %s days ago",
+            report.batches,
+            report.label_imports,
+            report.days,
+        )
+    return {"batches": report.batches, "label_imports": report.label_imports}

@@ -268,6 +268,9 @@ SECUREFLOW_MAX_UPLOAD_MB = env.int("SECUREFLOW_MAX_UPLOAD_MB", default=256)
 SECUREFLOW_BATCH_CHUNK_ROWS = env.int("SECUREFLOW_BATCH_CHUNK_ROWS", default=20_000)
 SECUREFLOW_LABEL_PART_ROWS = env.int("SECUREFLOW_LABEL_PART_ROWS", default=5_000)
 SECUREFLOW_BATCH_DIR = Path(env.str("SECUREFLOW_BATCH_DIR", default=str(MEDIA_ROOT / "batches")))
+# Days the files of a finished batch or label import are kept (0: for ever); see
+# secureflow/core/retention.py.
+SECUREFLOW_FILE_RETENTION_DAYS = env.int("SECUREFLOW_FILE_RETENTION_DAYS", default=90)
 SECUREFLOW_BATCH_SHAP_ROWS = env.int("SECUREFLOW_BATCH_SHAP_ROWS", default=500)
 
 # Cases: hours an investigator has to decide a case, by the outcome that opened it.
@@ -335,6 +338,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "secureflow.workspace.tasks.dashboard_rollup_maintain",
         "schedule": 30.0,
     },
+    "files-purge-old": {"task": "secureflow.core.tasks.purge_old_files", "schedule": 86400.0},
     "batches-resume-stalled": {
         "task": "transactions.tasks.resume_stalled_batches",
         "schedule": 300.0,

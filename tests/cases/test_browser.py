@@ -7,7 +7,7 @@ import pytest
 
 from cases.models import Case
 from cases.services import case_note_add
-from tests.e2e.conftest import log_in, screenshot
+from tests.e2e.conftest import htmx_settled, log_in, screenshot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -27,9 +27,11 @@ def test_work_a_case_with_the_keyboard(page, live_server, make_case, investigato
     page.select_option("#id_outcome", "block")
     page.wait_for_url(re.compile(r"outcome=block"))
     page.wait_for_function("() => document.querySelectorAll('tr.case-row').length === 1")
+    htmx_settled(page)  # the filter form swapped in answers events once htmx has processed it
     assert page.evaluate("window.__sameDocument") is True
     page.select_option("#id_outcome", "")
     page.wait_for_function("() => document.querySelectorAll('tr.case-row').length === 3")
+    htmx_settled(page)
 
     # j selects the first row (highest priority), o opens it.
     page.keyboard.press("j")
@@ -48,6 +50,7 @@ def test_work_a_case_with_the_keyboard(page, live_server, make_case, investigato
     page.keyboard.press("Escape")
     page.keyboard.press("e")
     page.get_by_text("Escalated to the senior investigators.").wait_for()
+    htmx_settled(page)
     assert page.evaluate("window.__sameDocument") is True
     assert "Payee looks like a mule account" in page.locator("#case-panel").inner_text()
     assert Case.objects.get(pk=top.pk).status == "escalated"
@@ -59,6 +62,7 @@ def test_work_a_case_with_the_keyboard(page, live_server, make_case, investigato
     page.keyboard.press("r")
     conflict = page.locator(".conflict")
     conflict.wait_for()
+    htmx_settled(page)
     assert conflict.inner_text() == (
         "This case changed since you opened it (by bob: note). Review and try again."
     )

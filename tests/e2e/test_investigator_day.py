@@ -18,7 +18,7 @@ from secureflow.workspace.rollup import (
     days_between,
 )
 from tests.conftest import wait_for
-from tests.e2e.conftest import log_in, screenshot
+from tests.e2e.conftest import htmx_settled, log_in, screenshot
 from tests.workspace.conftest import add_history
 from transactions.models import Account, Customer, ImportBatch, Transaction
 
@@ -81,6 +81,7 @@ def test_investigator_day(page, live_server, bank, make_user, worker_for_live_se
     page.goto("/check/")
     page.get_by_label("Find customer or account").fill("layla")
     page.wait_for_function("() => document.querySelector('#id_account')?.value === 'AE-100-1'")
+    htmx_settled(page)
     page.get_by_label("Amount").fill("15000")
     page.get_by_label("Transfer type").select_option("Q")
     page.locator("#check-submit").click()

@@ -42,8 +42,10 @@ def test_check_a_transaction_in_place_then_approve_it_anyway(page, live_server, 
     page.wait_for_function(
         "() => document.querySelector('#id_account')?.value === 'AE-200-1'", timeout=10_000
     )
+    e2e.htmx_settled(page)
     page.get_by_label("Find customer or account").fill("layla")
     page.wait_for_function("() => document.querySelector('#id_account')?.value === 'AE-100-1'")
+    e2e.htmx_settled(page)
     page.get_by_label("Amount").fill("15000")
     page.get_by_label("Transfer type").select_option("Q")
     page.get_by_label("Occurred at").fill("2026-03-20T12:00")
@@ -56,11 +58,13 @@ def test_check_a_transaction_in_place_then_approve_it_anyway(page, live_server, 
     assert page.locator("#behaviour-mean").inner_text().startswith("200.00")
     page.wait_for_url(re.compile(r"/check/result/CHK-"))
     assert page.locator("#check-form").count() == 1  # still there: no page load
+    e2e.htmx_settled(page)
     screenshot(page, "workspace check result")
 
     page.locator("#force-approve-reason").fill("Customer confirmed by phone")
     page.locator("#action-force-approve").click()
     page.locator("#action-log").wait_for()
+    e2e.htmx_settled(page)
     assert "Approved anyway" in page.locator("#action-log").inner_text()
     first = Transaction.objects.get(external_id__startswith="CHK-")
     assert first.status == "approved"  # a review case approved by a senior investigator
@@ -72,6 +76,7 @@ def test_check_a_transaction_in_place_then_approve_it_anyway(page, live_server, 
     page.wait_for_function(
         "() => document.querySelector('#check-result-card')?.dataset.outcome === 'approve'"
     )
+    e2e.htmx_settled(page)
     assert Transaction.objects.filter(external_id__startswith="CHK-").count() == 2
 
     # a validation error lands next to its field
@@ -92,6 +97,7 @@ def test_admin_edits_a_limit_inline_and_the_history_follows(page, live_server, p
     )
     assert "Card testing wave" in page.locator("#limit-history").inner_text()
     assert RuleLimitChange.objects.get().new_value == 750
+    e2e.htmx_settled(page)
     screenshot(page, "workspace settings")
 
     page.locator("#edit-review_threshold").click()

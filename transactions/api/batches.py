@@ -35,6 +35,7 @@ from rest_framework.reverse import reverse
 
 from secureflow.core.parsers import NESTED_TOO_DEEPLY, JSONParser
 from secureflow.core.permissions import IsInvestigator
+from secureflow.core.retention import files_removed_message
 from transactions.batches.reading import (
     BatchInputError,
     check_size,
@@ -56,6 +57,12 @@ from transactions.models import ImportBatch, ImportMapping
 
 DELIMITER_CHOICES = [(",", "comma"), (";", "semicolon"), ("|", "pipe"), ("tab", "tab")]
 DECIMAL_CHOICES = [(".", "point"), (",", "comma")]
+
+
+class FilesRemoved(exceptions.APIException):
+    status_code = status.HTTP_410_GONE
+    default_detail = "This file was removed after the file retention period."
+    default_code = "files_removed"
 
 
 class CsvRenderer(BaseRenderer):
@@ -185,6 +192,7 @@ class BatchSerializer(serializers.ModelSerializer):
             "created_at",
             "started_at",
             "finished_at",
+            "files_removed_at",
             "results_url",
             "errors_url",
         ]
@@ -435,7 +443,10 @@ class BatchViewSet(
         summary="Rejected rows of a batch as CSV",
         description="Columns: " + ", ".join(ERROR_COLUMNS) + ". Row is the line in the file "
         "(the header is line 1), or the position in a JSON array (from 1).",
-        responses={(200, "text/csv"): OpenApiTypes.STR},
+        responses={
+            (200, "text/csv"): OpenApiTypes.STR,
+            410: OpenApiResponse(description="Removed after the file retention period."),
+        },
     )
     @action(
         detail=True,
@@ -447,6 +458,8 @@ class BatchViewSet(
         self, request: Request, pk: str | None = None, format: str | None = None
     ) -> StreamingHttpResponse:  # noqa: A002, E501
         batch = self.get_object()
+        if batch.files_removed_at is not None:
+            raise FilesRemoved(files_removed_message(batch.files_removed_at))
         path = Path(batch.errors_path) if batch.errors_path else None
         if path is not None and path.exists():
             response = StreamingHttpResponse(file_lines(path), content_type="text/csv")
