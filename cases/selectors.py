@@ -176,6 +176,7 @@ def case_for_page(*, case_id: int) -> Case:
             "transaction__counterparty",
             "transaction__score",
             "transaction__submitted_by",
+            "transaction__submitted_key",
             "assignee",
             "closed_by",
         )

@@ -61,7 +61,7 @@ class TransactionAdmin(admin.ModelAdmin):
     search_fields = ("external_id", "account__number", "counterparty__identifier")
     list_select_related = ("account", "counterparty")
     autocomplete_fields = ("account", "counterparty")
-    readonly_fields = ("submitted_by", "idempotency_key")
+    readonly_fields = ("submitted_by", "submitted_key", "idempotency_key")
     date_hierarchy = "occurred_at"
     show_full_result_count = False
 

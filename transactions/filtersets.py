@@ -66,6 +66,10 @@ class TransactionFilterSet(django_filters.FilterSet):
         field_name="submitted_by__username",
         label="Sent by (API client's or user's name)",
     )
+    submitted_key = django_filters.CharFilter(
+        field_name="submitted_key__prefix",
+        label="API key (its first characters, as the admin lists them)",
+    )
 
     class Meta:
         model = Transaction
@@ -82,6 +86,7 @@ class TransactionFilterSet(django_filters.FilterSet):
             "occurred_after",
             "occurred_before",
             "submitted_by",
+            "submitted_key",
         ]
 
 

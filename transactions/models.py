@@ -125,6 +125,17 @@ class Transaction(models.Model):
         db_index=False,  # txn_client_idempotency_key leads with it
         editable=False,
     )
+    # the API key it came with (an API client may hold several: one per system, or an old
+    # and a new one while it moves); keys that sent transactions are revoked, not deleted
+    submitted_key = models.ForeignKey(
+        "core.ApiKey",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,  # txn_submitted_key: the rows that came with a key only
+        editable=False,
+    )
     idempotency_key = models.CharField(max_length=128, null=True, blank=True, editable=False)
     request_fingerprint = models.CharField(max_length=64, blank=True, default="")
     # The batch (file or JSON array) that brought the transaction in, if any.
@@ -157,6 +168,11 @@ class Transaction(models.Model):
                 fields=["counterparty", "occurred_at"],
                 condition=models.Q(source_label=True),
                 name="txn_counterparty_labelled",
+            ),
+            models.Index(
+                fields=["submitted_key"],
+                condition=models.Q(submitted_key__isnull=False),
+                name="txn_submitted_key",
             ),
             models.Index(fields=["occurred_at"], name="txn_time"),
             models.Index(fields=["status"], name="txn_status"),

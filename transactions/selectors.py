@@ -21,7 +21,7 @@ def account_history(*, account_id: int) -> QuerySet[Transaction]:
 def transactions_with_decisions() -> QuerySet[Transaction]:
     """Transactions with what their lists and details show, newest first, in one query
     (the model versions of a decision come from the in-process cache of version sets)."""
-    related = ("account__customer", "counterparty", "score", "submitted_by")
+    related = ("account__customer", "counterparty", "score", "submitted_by", "submitted_key")
     return (
         Transaction.objects.select_related(*related)
         .defer("score__features")  # the feature vector: not shown, and costly to decode

@@ -26,6 +26,7 @@ from detection.scoring.service import (
     transaction_score_stored,
 )
 from secureflow.core.idempotency import IdempotencyConflict
+from secureflow.core.models import ApiKey
 from secureflow.core.prepared import PreparedStatement
 from secureflow.core.row_insert import insert_columns, mark_saved, row_values
 from transactions.models import Account, Counterparty, Customer, Transaction
@@ -368,6 +369,7 @@ def transaction_submit(
     data: dict[str, Any],
     idempotency_key: str | None = None,
     user: AbstractBaseUser | AnonymousUser | None,
+    api_key: ApiKey | None = None,
 ) -> tuple[Transaction, TransactionScore, bool]:
     """Store a transaction posted by a bank system and score it.
 
@@ -378,9 +380,9 @@ def transaction_submit(
     with a different body it raises IdempotencyConflict.
 
     `user` is who sends it (an API client's user, or the person on the check page), kept
-    as `submitted_by`; Idempotency-Keys are looked up among this user's only, while
-    transaction ids are the bank's and one for all clients. A key needs an authenticated
-    user.
+    as `submitted_by`, and `api_key` the API key it came with, kept as `submitted_key`.
+    Idempotency-Keys are looked up among this user's only, while transaction ids are the
+    bank's and one for all clients. An Idempotency-Key needs an authenticated user.
 
     Concurrency: the account row is locked (SELECT ... FOR UPDATE) for the rest of the
     database transaction, so submissions for one account are scored one after another,
@@ -420,6 +422,7 @@ def transaction_submit(
         occurred_at=data["timestamp"],
         received_at=timezone.now(),
         submitted_by_id=client_id,
+        submitted_key_id=api_key.pk if api_key is not None else None,
         idempotency_key=idempotency_key,
         request_fingerprint=fingerprint,
     )

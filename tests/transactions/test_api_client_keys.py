@@ -124,6 +124,47 @@ def test_the_submitting_user_is_kept_and_cannot_be_deleted(make_user):
 
 
 @pytest.mark.django_db
+def test_the_api_key_a_transaction_came_with_is_kept_shown_and_filtered(make_user, investigator):
+    user = make_user("card-switch")
+    old, new = (
+        api_key_create(user=user, name="switch, old"),
+        api_key_create(user=user, name="switch, new"),
+    )
+    clients = {}
+    for issued in (old, new):
+        clients[issued.api_key.name] = APIClient()
+        clients[issued.api_key.name].credentials(HTTP_AUTHORIZATION=f"Token {issued.key}")
+    assert post(clients["switch, old"], body("K-OLD")).status_code == 201
+    assert post(clients["switch, new"], body("K-NEW", amount="80.00")).status_code == 201
+    # a replay through the other key is the same transaction: it keeps the key it came with
+    assert post(clients["switch, new"], body("K-OLD")).status_code == 200
+
+    sent = dict(Transaction.objects.values_list("external_id", "submitted_key__name"))
+    assert sent == {"K-OLD": "switch, old", "K-NEW": "switch, new"}
+    api = clients["switch, new"]
+    assert api.get(f"{URL}K-OLD/").json()["submitted_key"] == old.api_key.prefix
+    assert old.key.startswith(old.api_key.prefix) and len(old.api_key.prefix) < len(old.key)
+    listed = api.get(URL, {"submitted_key": new.api_key.prefix}).json()["results"]
+    assert [row["id"] for row in listed] == ["K-NEW"]
+
+    # a case's page names the key (its first characters and its name, never the key)
+    from cases.services import case_open_for_score
+    from tests.workspace.conftest import login
+
+    score = TransactionScore.objects.get(transaction__external_id="K-OLD")
+    score.outcome = "review"  # as if the decision had flagged it
+    case = case_open_for_score(score=score)
+    html = login(investigator).get(f"/cases/{case.pk}/").content.decode()
+    assert f"{old.api_key.prefix}…</span> (switch, old)" in html
+    assert old.key not in html
+
+    # a key that sent transactions is revoked, not deleted
+    with pytest.raises(ProtectedError):
+        old.api_key.delete()
+    assert Transaction.objects.filter(submitted_key__isnull=True).count() == 0  # all by API
+
+
+@pytest.mark.django_db
 def test_a_key_needs_the_client_that_sent_it():
     data = {**body("T-1"), "timestamp": "2026-03-01T10:15:00+00:00"}
     from transactions.api.serializers import submission_validated

@@ -195,6 +195,10 @@ class TransactionSerializer(serializers.ModelSerializer):
     submitted_by = serializers.CharField(
         source="submitted_by.username", read_only=True, default=None, allow_null=True
     )
+    # the first characters of the API key it came with (null: no key)
+    submitted_key = serializers.CharField(
+        source="submitted_key.prefix", read_only=True, default=None, allow_null=True
+    )
     # one nested serializer for every row (its fields built once per list, not per row);
     # a transaction never scored has no score row and shows null
     score = ScoreSummarySerializer(read_only=True, allow_null=True)
@@ -216,6 +220,7 @@ class TransactionSerializer(serializers.ModelSerializer):
             "status",
             "received_at",
             "submitted_by",
+            "submitted_key",
             "score",
         ]
         read_only_fields = fields

@@ -14,6 +14,7 @@ from secureflow.core.idempotency import (
     idempotency_key_from,
     idempotency_key_parameter,
 )
+from secureflow.core.models import ApiKey
 from secureflow.core.pagination import KeysetPagination
 from secureflow.core.permissions import IsInvestigator, IsSecureflowAdmin
 from transactions.api.serializers import (
@@ -87,6 +88,7 @@ class TransactionViewSet(
                 data=validated,
                 idempotency_key=idempotency_key,
                 user=request.user,
+                api_key=request.auth if isinstance(request.auth, ApiKey) else None,
             )
         except IdempotencyConflict as conflict:
             return idempotency_conflict(conflict.message, transaction=conflict.existing.external_id)
