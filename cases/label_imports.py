@@ -37,6 +37,7 @@ from detection.labels_import import (
     labels_store,
     read_label_rows,
 )
+from secureflow.core.retention import finished_files_purge
 from transactions.batches.results import file_lines
 from transactions.csv_cells import spreadsheet_safe_row
 
@@ -200,18 +201,13 @@ def label_import_files_purge(*, finished_before: datetime, dry_run: bool = False
     """Remove the error files of the imports finished before `finished_before` (file
     retention; the file itself went when the import ended); how many imports. The import's
     row stays, with its counts and its first errors."""
-    jobs = LabelImport.objects.filter(
-        status__in=(LabelImportStatus.DONE, LabelImportStatus.FAILED),
-        finished_at__lt=finished_before,
-        files_removed_at__isnull=True,
-    ).only("pk")
-    count = 0
-    for job in jobs.iterator(chunk_size=500):
-        count += 1
-        if not dry_run:
-            shutil.rmtree(label_import_errors_dir(job.pk), ignore_errors=True)
-            LabelImport.objects.filter(pk=job.pk).update(files_removed_at=timezone.now())
-    return count
+    return finished_files_purge(
+        LabelImport.objects.only("pk"),
+        finished=(LabelImportStatus.DONE, LabelImportStatus.FAILED),
+        finished_before=finished_before,
+        remove=lambda job: shutil.rmtree(label_import_errors_dir(job.pk), ignore_errors=True),
+        dry_run=dry_run,
+    )
 
 
 def _finish(import_id: int) -> LabelImport:

@@ -66,7 +66,7 @@ def label_import_errors(request: HttpRequest, pk: int) -> HttpResponse | Streami
     job = get_object_or_404(label_imports_visible_to(request.user), pk=pk)
     if job.files_removed_at is not None:
         return HttpResponse(
-            files_removed_message(job.files_removed_at),
+            files_removed_message(job),
             status=410,
             content_type="text/plain; charset=utf-8",
         )

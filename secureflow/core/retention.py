@@ -8,10 +8,13 @@ ones. The jobs' rows stay, with their counts and first errors; their downloads o
 rows then answer 410 Gone, saying when the file was removed.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
+from django.db.models import Model, QuerySet
 from django.utils import timezone
 
 
@@ -22,13 +25,37 @@ class PurgeReport:
     label_imports: int
 
 
-def files_removed_message(removed_at: datetime) -> str:
-    """What a download of a removed file answers (410 Gone)."""
-    day = timezone.localtime(removed_at).date().isoformat()
+def files_removed_message(job: Model) -> str:
+    """What a download of a job's removed file answers (410 Gone)."""
+    day = timezone.localtime(job.files_removed_at).date().isoformat()
+    age = (job.files_removed_at - job.finished_at).days
     return (
-        f"This file was removed on {day}, {retention_days()} days after its job finished "
-        "(SECUREFLOW_FILE_RETENTION_DAYS); the counts and the first rejected rows are kept."
+        f"This file was removed on {day}, {age} days after its job finished (file retention, "
+        "SECUREFLOW_FILE_RETENTION_DAYS); the counts and the first rejected rows are kept."
     )
+
+
+def finished_files_purge(
+    jobs: QuerySet,
+    *,
+    finished: tuple[str, ...],
+    finished_before: datetime,
+    remove: Callable[[Any], None],
+    dry_run: bool = False,
+) -> int:
+    """Call `remove` on each job of `jobs` in a `finished` status since before
+    `finished_before` whose files are still there, and stamp its `files_removed_at`; how
+    many jobs (with `dry_run`, counted only)."""
+    stale = jobs.filter(
+        status__in=finished, finished_at__lt=finished_before, files_removed_at__isnull=True
+    )
+    count = 0
+    for job in stale.iterator(chunk_size=500):
+        count += 1
+        if not dry_run:
+            remove(job)
+            type(job).objects.filter(pk=job.pk).update(files_removed_at=timezone.now())
+    return count
 
 
 def retention_days() -> int:
@@ -38,6 +65,7 @@ def retention_days() -> int:
 def old_files_purge(*, days: int | None = None, dry_run: bool = False) -> PurgeReport:
     """Remove the files of the jobs finished more than `days` (default: the setting) ago;
     with `days` 0, nothing (the files are kept for ever)."""
+    # imported here: both call finished_files_purge of this module
     from cases.label_imports import label_import_files_purge
     from transactions.batches.retention import batch_files_purge
 

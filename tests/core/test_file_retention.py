@@ -103,14 +103,17 @@ def test_old_files_go_recent_and_unfinished_ones_stay(files, investigator, inves
     gone = investigator_api.get(f"/api/v1/batches/{old.pk}/errors.csv")
     assert gone.status_code == 410
     assert gone.json()["code"] == "files_removed"
-    assert "30 days after its job finished" in gone.json()["detail"]
+    # the job finished 31 days before the purge: the message says so (not the setting)
+    assert "31 days after its job finished (file retention" in gone.json()["detail"]
     results = investigator_api.get(f"/api/v1/batches/{old.pk}/results.csv")
     assert results.status_code == 200
     assert b"O1" in b"".join(results.streaming_content)
     assert investigator_api.get(f"/api/v1/batches/{old.pk}/").json()["files_removed_at"]
     assert investigator_api.get(f"/api/v1/batches/{recent.pk}/errors.csv").status_code == 200
     page = login(investigator)
-    assert page.get(f"/cases/labels/imports/{old_labels.pk}/errors.csv").status_code == 410
+    labels_gone = page.get(f"/cases/labels/imports/{old_labels.pk}/errors.csv")
+    assert labels_gone.status_code == 410
+    assert b"40 days after its job finished" in labels_gone.content
     assert b"was removed on" in page.get(f"/cases/labels/imports/{old_labels.pk}/").content
     assert page.get(f"/cases/labels/imports/{recent_labels.pk}/errors.csv").status_code == 200
     assert b"were removed on" in page.get(f"/batches/{old.pk}/").content

@@ -459,7 +459,7 @@ class BatchViewSet(
     ) -> StreamingHttpResponse:  # noqa: A002, E501
         batch = self.get_object()
         if batch.files_removed_at is not None:
-            raise FilesRemoved(files_removed_message(batch.files_removed_at))
+            raise FilesRemoved(files_removed_message(batch))
         path = Path(batch.errors_path) if batch.errors_path else None
         if path is not None and path.exists():
             response = StreamingHttpResponse(file_lines(path), content_type="text/csv")
